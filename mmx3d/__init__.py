@@ -1,0 +1,18 @@
+# Copyright (c) mmx3d contributors. All rights reserved.
+"""mmx3d: X3D video models for the OpenMMLab 2.0 stack."""
+from .utils.version_guard import check_versions
+from .version import __version__, version_info
+
+check_versions()
+
+from .utils.compat import (allow_mmengine_checkpoint_globals,  # noqa: E402
+                           patch_cpu_launcher, patch_mmaction_drn)
+
+patch_mmaction_drn()
+allow_mmengine_checkpoint_globals()
+patch_cpu_launcher()
+
+from . import datasets, engine, evaluation, models  # noqa: E402,F401
+from .utils.setup_env import register_all_modules  # noqa: E402
+
+__all__ = ['__version__', 'version_info', 'register_all_modules']

@@ -1,0 +1,1 @@
+# Copyright (c) mmx3d contributors. All rights reserved.

@@ -1,0 +1,6 @@
+# Copyright (c) mmx3d contributors. All rights reserved.
+from .drop_connect import DropConnect, drop_connect
+from .se import SEModule
+from .swish import Swish
+
+__all__ = ['DropConnect', 'drop_connect', 'SEModule', 'Swish']
