@@ -12,6 +12,12 @@ patch_mmaction_drn()
 allow_mmengine_checkpoint_globals()
 patch_cpu_launcher()
 
+# MMAction2's registries fill lazily; mmx3d's child registries look up their
+# parents' tables directly, so MMAction2's modules are imported up front.
+from mmaction.utils import register_all_modules as _mmaction_register  # noqa
+
+_mmaction_register(init_default_scope=False)
+
 from . import datasets, engine, evaluation, models  # noqa: E402,F401
 from .utils.setup_env import register_all_modules  # noqa: E402
 

@@ -265,8 +265,9 @@ class X3DBackbone(BaseModule):
         ]
         base = [base_channels * 2**i for i in range(len(stage_blocks))]
         self.stage_channels = [round_width(c, self.gamma_w) for c in base]
+        # the bottleneck width is not rounded (54 for a 24-wide res2)
         self.stage_inner_channels = [
-            int(round_width(c, self.gamma_b)) for c in self.stage_channels
+            int(self.gamma_b * c) for c in self.stage_channels
         ]
         # kept for heads: the channels of res5 and of conv5 (= res5 inner)
         self.feat_dim = self.stage_channels[-1]

@@ -1,0 +1,148 @@
+# Copyright (c) mmx3d contributors. All rights reserved.
+"""Build an MMEngine Runner from a config and the launcher options.
+
+The logic of ``tools/train.py`` and ``tools/test.py`` lives here so that it
+is tested and shared.
+"""
+import glob
+import os.path as osp
+import re
+from typing import Optional
+
+import torch
+from mmengine.config import Config
+from mmengine.logging import print_log
+from mmengine.runner import Runner
+
+from mmx3d.utils.setup_env import register_all_modules
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """Load a config, naming the file on any error."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config file {path!r} does not exist')
+    try:
+        cfg = Config.fromfile(path)
+    except Exception as e:
+        raise ValueError(f'cannot load config {path!r}: {e}') from e
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def find_resume_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint to resume from in ``work_dir``, or None.
+
+    Trusts ``last_checkpoint`` when it names an existing file; otherwise (a
+    pointer lost or emptied by a kill) takes the newest ``epoch_N.pth`` /
+    ``iter_N.pth``. Temporary ``*.tmp`` files of an interrupted save are
+    never used.
+    """
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    if osp.isfile(pointer):
+        with open(pointer) as f:
+            path = f.read().strip()
+        if path and osp.isfile(path):
+            return path
+    best, best_key = None, None
+    for path in glob.glob(osp.join(work_dir, '*.pth')):
+        m = re.fullmatch(r'(epoch|iter)_(\d+)\.pth', osp.basename(path))
+        if m:
+            key = (m.group(1) == 'iter', int(m.group(2)))
+            if best_key is None or key > best_key:
+                best, best_key = path, key
+    return best
+
+
+def _replace_sync_bn(obj):
+    """SyncBN -> BN3d everywhere in a config tree (CPU hosts)."""
+    if isinstance(obj, dict):
+        if obj.get('type') in ('SyncBN', 'MMSyncBN'):
+            obj['type'] = 'BN3d'
+        for v in obj.values():
+            _replace_sync_bn(v)
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            _replace_sync_bn(v)
+
+
+def prepare_cfg(cfg: Config,
+                work_dir: Optional[str] = None,
+                launcher: str = 'none',
+                resume: Optional[str] = None,
+                amp: bool = False,
+                no_validate: bool = False,
+                auto_scale_lr: Optional[str] = None,
+                seed: Optional[int] = None,
+                deterministic: bool = False) -> Config:
+    """Apply the command-line options of the launchers to ``cfg``."""
+    cfg.launcher = launcher
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        name = osp.splitext(osp.basename(cfg.filename or 'config'))[0]
+        cfg.work_dir = osp.join('./work_dirs', name)
+
+    if not torch.cuda.is_available():
+        if launcher != 'none':
+            # gloo + DDP on CPU: MMEngine's defaults assume one GPU per rank
+            cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+            wrapper = cfg.get('model_wrapper_cfg') or dict(
+                type='MMDistributedDataParallel')
+            wrapper['device_ids'] = None
+            cfg.model_wrapper_cfg = wrapper
+        _replace_sync_bn(cfg.model)
+
+    if amp:
+        if not torch.cuda.is_available():
+            raise RuntimeError('--amp needs a CUDA GPU (MMEngine\'s '
+                               'AmpOptimWrapper does not run on CPU)')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+    if no_validate:
+        cfg.val_cfg = None
+        cfg.val_dataloader = None
+        cfg.val_evaluator = None
+        if cfg.get('default_hooks', {}).get('checkpoint'):
+            cfg.default_hooks.checkpoint.save_best = None
+
+    if auto_scale_lr is not None:
+        cfg.setdefault('auto_scale_lr', dict(base_batch_size=1024))
+        cfg.auto_scale_lr.enable = auto_scale_lr == 'on'
+
+    if resume == 'auto':
+        path = find_resume_checkpoint(cfg.work_dir) if osp.isdir(
+            cfg.work_dir) else None
+        if path is None:
+            print_log(f'--resume: no checkpoint in {cfg.work_dir}, training '
+                      'from scratch', logger='current')
+            cfg.resume = False
+        else:
+            cfg.resume, cfg.load_from = True, path
+    elif resume:
+        if not osp.isfile(resume):
+            raise FileNotFoundError(f'--resume checkpoint {resume!r} does '
+                                    'not exist')
+        cfg.resume, cfg.load_from = True, resume
+
+    if seed is not None or deterministic:
+        cfg.randomness = dict(seed=seed, deterministic=deterministic)
+    return cfg
+
+
+def build_runner(cfg: Config, **kwargs) -> Runner:
+    """:func:`prepare_cfg`, then MMEngine's ``Runner.from_cfg``.
+
+    Keyword arguments are those of :func:`prepare_cfg`.
+    """
+    register_all_modules(init_default_scope=False)
+    cfg = prepare_cfg(cfg, **kwargs)
+    if 'runner_type' in cfg:
+        from mmx3d.registry import RUNNERS
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)
+
+
+__all__ = ['load_config', 'find_resume_checkpoint', 'prepare_cfg',
+           'build_runner']

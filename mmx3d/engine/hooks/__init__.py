@@ -1,0 +1,7 @@
+# Copyright (c) mmx3d contributors. All rights reserved.
+from .atomic_checkpoint_hook import AtomicCheckpointHook, atomic_write_text
+from .inference_cost_hook import InferenceCostHook
+from .precise_bn_hook import PreciseBNHook, update_bn_stats
+
+__all__ = ['AtomicCheckpointHook', 'atomic_write_text', 'InferenceCostHook',
+           'PreciseBNHook', 'update_bn_stats']
