@@ -19,6 +19,7 @@ from mmaction.utils import register_all_modules as _mmaction_register  # noqa
 _mmaction_register(init_default_scope=False)
 
 from . import datasets, engine, evaluation, models  # noqa: E402,F401
+from . import converters  # noqa: E402,F401  (registers 'Pretrained')
 from .utils.setup_env import register_all_modules  # noqa: E402
 
 __all__ = ['__version__', 'version_info', 'register_all_modules']

@@ -58,7 +58,9 @@ def main(argv=None):
                 step['num_clips'] = args.views
     cfg.load_from = args.checkpoint
     cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
-        dict(type='InferenceCostHook')
+        dict(type='InferenceCostHook'),
+        # PySlowFast / PyTorchVideo / MMAction2 checkpoints load as they are
+        dict(type='ConvertCheckpointHook')
     ]
     if args.fuse:
         cfg.custom_hooks.append(dict(type='FuseBNHook'))

@@ -1,0 +1,78 @@
+# Copyright (c) mmx3d contributors. All rights reserved.
+"""Test helpers: PyTorchVideo's ``create_x3d`` without torchvision, random
+weights and BN statistics, and mmx3d models of a preset."""
+import sys
+import types
+
+import pytest
+import torch
+import torch.nn as nn
+
+
+def import_create_x3d():
+    """``pytorchvideo.models.x3d.create_x3d``, stubbing what is absent here.
+
+    PyTorchVideo's ``models/head.py`` imports ``torchvision.ops.RoIAlign``,
+    which X3D never uses; when torchvision is not installed a stub stands in
+    for the import only and is removed from ``sys.modules`` again.
+    """
+    pytest.importorskip('fvcore')
+    with pytest.MonkeyPatch.context() as mp:
+        try:
+            import torchvision.ops  # noqa: F401
+        except ImportError:
+            tv = types.ModuleType('torchvision')
+            ops = types.ModuleType('torchvision.ops')
+
+            class RoIAlign(nn.Module):  # never called by X3D
+
+                def __init__(self, *args, **kwargs):
+                    raise RuntimeError('torchvision stub')
+
+            ops.RoIAlign = RoIAlign
+            tv.ops = ops
+            mp.setitem(sys.modules, 'torchvision', tv)
+            mp.setitem(sys.modules, 'torchvision.ops', ops)
+        x3d = pytest.importorskip('pytorchvideo.models.x3d')
+    return x3d.create_x3d
+
+
+def randomize(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Random BN affine parameters and running statistics, in place."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                n = m.num_features
+                m.weight.copy_(torch.rand(n, generator=g) + 0.5)
+                m.bias.copy_(torch.randn(n, generator=g) * 0.1)
+                m.running_mean.copy_(torch.randn(n, generator=g) * 0.1)
+                m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
+                m.num_batches_tracked.fill_(7)
+    model.eval()  # MMAction2's X3D.train() returns None
+    return model
+
+
+def build_mmx3d(arch: str, num_classes: int = 400) -> nn.Module:
+    """An mmx3d Recognizer3D of a preset (random weights, eval mode)."""
+    from mmx3d.registry import MODELS
+    backbone = dict(type='X3DBackbone', arch=arch)
+    mid = 630 if arch == 'xl' else 432
+    c5 = 280 if arch == 'xl' else 192
+    model = MODELS.build(
+        dict(
+            type='Recognizer3D',
+            backbone=backbone,
+            cls_head=dict(
+                type='X3DClsHead',
+                num_classes=num_classes,
+                in_channels=c5,
+                mid_channels=mid),
+            data_preprocessor=dict(
+                type='ActionDataPreprocessor', format_shape='NCTHW')))
+    return model.eval()
+
+
+def mmx3d_logits(model: nn.Module, clip: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return model.cls_head(model.backbone(clip))
