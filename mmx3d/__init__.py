@@ -6,10 +6,12 @@ from .version import __version__, version_info
 check_versions()
 
 from .utils.compat import (allow_mmengine_checkpoint_globals,  # noqa: E402
-                           patch_cpu_launcher, patch_mmaction_drn)
+                           patch_cpu_launcher, patch_mmaction_drn,
+                           patch_mmengine_local_loader)
 
 patch_mmaction_drn()
 allow_mmengine_checkpoint_globals()
+patch_mmengine_local_loader()
 patch_cpu_launcher()
 
 # MMAction2's registries fill lazily; mmx3d's child registries look up their
@@ -18,8 +20,13 @@ from mmaction.utils import register_all_modules as _mmaction_register  # noqa
 
 _mmaction_register(init_default_scope=False)
 
-from . import datasets, engine, evaluation, models  # noqa: E402,F401
-from . import converters  # noqa: E402,F401  (registers 'Pretrained')
+from . import (  # noqa: E402,F401
+    converters,
+    datasets,
+    engine,
+    evaluation,
+    models,
+)
 from .utils.setup_env import register_all_modules  # noqa: E402
 
 __all__ = ['__version__', 'version_info', 'register_all_modules']

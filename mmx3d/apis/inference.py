@@ -15,8 +15,11 @@ Example::
     >>> recognize(model, 'demo.mp4', views=3)
     [('abseiling', 0.91), ...]
 """
+import contextlib
 import copy
+import os
 import os.path as osp
+import sys
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple, Union
 
@@ -131,14 +134,34 @@ def check_video(path: str) -> None:
     except ImportError:  # pragma: no cover - the pipeline will tell
         return
     try:
-        reader = decord.VideoReader(path, num_threads=1)
-        if len(reader) == 0:
-            raise VideoReadError(path, 'no frames')
-        reader.get_batch([0])
+        with _native_stderr_silenced():  # FFmpeg's own complaints
+            reader = decord.VideoReader(path, num_threads=1)
+            if len(reader) == 0:
+                raise VideoReadError(path, 'no frames')
+            reader.get_batch([0])
     except VideoReadError:
         raise
     except Exception as e:  # noqa: BLE001 - decord's errors vary
         raise VideoReadError(path, e) from None
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Send file descriptor 2 (written by C libraries) to /dev/null."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # pytest capture etc.
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, 'w') as devnull:
+            os.dup2(devnull.fileno(), fd)
+            yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
 
 
 def inference_recognizer(model: nn.Module,

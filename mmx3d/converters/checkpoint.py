@@ -31,8 +31,13 @@ from typing import Any, Dict, Mapping, Optional, Tuple, Union
 import torch
 
 from .keymaps import KEYMAPS
-from .validate import (check_state_dict, closest_preset, describe_state_dict,
-                       mismatch_message, reference_shapes)
+from .validate import (
+    check_state_dict,
+    closest_preset,
+    describe_state_dict,
+    mismatch_message,
+    reference_shapes,
+)
 
 StateDict = 'OrderedDict[str, torch.Tensor]'
 
@@ -45,46 +50,56 @@ _LIN5 = 'cls_head.lin5.weight'
 
 def load_any_checkpoint(path: str,
                         map_location: Union[str, torch.device] = 'cpu',
-                        allow_pickle: bool = True) -> Any:
-    """Read a checkpoint file, safely first.
+                        allow_pickle: bool = False) -> Any:
+    """Read a checkpoint file without running code from it.
 
-    ``torch.load(weights_only=True)`` is tried first; files that need more
-    (e.g. a PySlowFast ``.pyth`` whose ``cfg`` is a pickled object) are read
-    with the full unpickler only if ``allow_pickle`` (with a warning), since
-    unpickling runs code from the file.
+    ``torch.load(weights_only=True)`` is tried first. MMEngine Runner
+    checkpoints (history buffers in ``message_hub``) are then read with
+    mmx3d's restricted unpickler (``mmx3d.utils.compat.safe_torch_load``,
+    where available). Arbitrary pickled objects are refused unless
+    ``allow_pickle``, since unpickling them runs code from the file.
 
     Args:
         path (str): The file.
         map_location (str or torch.device): Where tensors go.
             Defaults to ``'cpu'``.
-        allow_pickle (bool): Fall back to ``weights_only=False``.
-            Defaults to True.
+        allow_pickle (bool): As a last resort, read with
+            ``weights_only=False`` (only for files you trust).
+            Defaults to False.
 
     Returns:
         Any: What the file holds (usually a dict).
 
     Raises:
         FileNotFoundError: If ``path`` does not exist.
-        ValueError: If the file cannot be read.
+        ValueError: If the file cannot be read safely.
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'checkpoint file {path!r} does not exist')
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as safe_error:  # noqa: BLE001 - reported below
-        if not allow_pickle:
-            raise ValueError(
-                f'cannot read checkpoint {path!r} with '
-                f'torch.load(weights_only=True): {safe_error}') from None
+    except Exception as e:  # noqa: BLE001 - reported below
+        error = e
+    from mmx3d.utils import compat
+    restricted = getattr(compat, 'safe_torch_load', None)
+    if restricted is not None:
         try:
-            obj = torch.load(
-                path, map_location=map_location, weights_only=False)
+            return restricted(path, map_location=map_location)
         except Exception as e:  # noqa: BLE001
-            raise ValueError(f'cannot read checkpoint {path!r}: {e}') from e
-        warnings.warn(f'{path!r} holds more than tensors and was read with '
-                      'torch.load(weights_only=False); only do this with '
-                      'files you trust')
-        return obj
+            error = e
+    if not allow_pickle:
+        reason = ' '.join(str(error).split())[:300]
+        raise ValueError(
+            f'cannot read checkpoint {path!r} without unpickling arbitrary '
+            f'objects ({reason}); if you trust the file, load it with '
+            'load_any_checkpoint(path, allow_pickle=True) and save its '
+            'state dict') from None
+    try:
+        obj = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as e:  # noqa: BLE001
+        raise ValueError(f'cannot read checkpoint {path!r}: {e}') from e
+    warnings.warn(f'{path!r} was read with torch.load(weights_only=False)')
+    return obj
 
 
 def extract_state_dict(obj: Any, src: str = '<checkpoint>') -> StateDict:
@@ -248,7 +263,8 @@ def _sorted_like_mmx3d(sd: StateDict) -> StateDict:
 
 def convert_checkpoint(src: Union[str, Mapping[str, Any]],
                        arch: Optional[str] = None,
-                       strict: bool = True) -> StateDict:
+                       strict: bool = True,
+                       name: Optional[str] = None) -> StateDict:
     """Convert a checkpoint of any known format to an mmx3d state dict.
 
     The result is checked against the preset ``arch`` (or, if None, the
@@ -262,6 +278,8 @@ def convert_checkpoint(src: Union[str, Mapping[str, Any]],
             accepts any preset. Defaults to None.
         strict (bool): Raise if keys or shapes do not fit the preset.
             Defaults to True.
+        name (str, optional): What to call the checkpoint in errors.
+            Defaults to the file name, or ``'<state dict>'``.
 
     Returns:
         OrderedDict[str, Tensor]: ``backbone.*`` / ``cls_head.*`` tensors,
@@ -272,7 +290,7 @@ def convert_checkpoint(src: Union[str, Mapping[str, Any]],
             missing / unexpected / mis-shaped keys and the variant the
             checkpoint looks like.
     """
-    name = src if isinstance(src, str) else '<state dict>'
+    name = name or (src if isinstance(src, str) else '<state dict>')
     obj = load_any_checkpoint(src) if isinstance(src, str) else src
     sd, fmt = to_mmx3d(extract_state_dict(obj, name))
     if not strict:

@@ -25,8 +25,13 @@ from mmengine.model import is_model_wrapper
 from mmengine.model.weight_init import PretrainedInit, update_init_info
 
 from mmx3d.registry import HOOKS, WEIGHT_INITIALIZERS
-from .checkpoint import (detect_format, extract_state_dict,
-                         load_any_checkpoint, to_mmx3d)
+
+from .checkpoint import (
+    detect_format,
+    extract_state_dict,
+    load_any_checkpoint,
+    to_mmx3d,
+)
 from .validate import describe_state_dict, mismatch_message
 
 StateDict = 'OrderedDict[str, torch.Tensor]'

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from mmx3d.registry import DATASETS
+
 from .video_dataset import RobustVideoDataset, read_annotation_lines
 
 _ITEM = re.compile(r'c(\d+)\s+(\S+)\s+(\S+)')

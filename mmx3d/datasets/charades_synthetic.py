@@ -115,7 +115,7 @@ def render_video(rng: np.random.Generator,
     h, w = size
     bg = rng.integers(90, 150, (h // 4, w // 4, 3), dtype=np.uint8)
     bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR)
-    r = max(3, h // 6)
+    r = max(3, h // 4)
     tracks = []
     for cls, start, end in actions:
         _, color, shape, (vx, vy) = CLASSES[int(cls)]

@@ -8,12 +8,19 @@ Each one is narrow, idempotent and documented in ``docs/faq.md``:
   A finder placed *last* on ``sys.meta_path`` serves a stub for exactly these
   two module names, only when the real package cannot be found; every other
   import error surfaces unchanged.
-* :func:`allow_mmengine_checkpoint_globals`: torch >= 2.6 loads with
-  ``weights_only=True``; MMEngine 0.10.7 calls ``torch.load`` without the
-  argument, so checkpoints written by its Runner (message-hub history
-  buffers, numpy scalars in ``meta``) fail to load. Instead of turning
-  ``weights_only`` off, the few MMEngine/numpy types those files hold are
-  added to torch's allow-list; arbitrary pickled objects are still refused.
+* :func:`allow_mmengine_checkpoint_globals` and :func:`safe_torch_load`:
+  torch >= 2.6 loads with ``weights_only=True``; MMEngine 0.10.7 calls
+  ``torch.load`` without the argument, so checkpoints written by its Runner
+  (message-hub history buffers, numpy scalars in ``meta``) fail to load.
+  ``weights_only`` is *not* turned off. The few MMEngine/numpy types those
+  files hold are added to torch's allow-list, and MMEngine's local-file
+  checkpoint loader is replaced by :func:`safe_torch_load`, which reads with
+  ``weights_only=True`` and, only for the one construct torch's unpickler
+  cannot express (``getattr(HistoryBuffer, 'min')``, how a history buffer
+  pickles its statistics methods), falls back to a restricted unpickler
+  that admits exactly torch's weights-only allow-list plus a ``getattr``
+  limited to those HistoryBuffer methods. Arbitrary pickled objects are
+  still refused in both paths.
 * :func:`patch_cpu_launcher`: MMEngine's ``pytorch`` launcher calls
   ``torch.cuda.set_device``, which a CPU-only torch cannot do. Without CUDA
   the call becomes a no-op, so torchrun + gloo + DDP work on CPU.
@@ -21,6 +28,8 @@ Each one is narrow, idempotent and documented in ``docs/faq.md``:
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import os.path as osp
+import pickle
 import sys
 import types
 
@@ -106,3 +115,84 @@ def patch_cpu_launcher() -> None:
 
     _set_device._mmx3d_noop = True
     torch.cuda.set_device = _set_device
+
+
+_HISTORY_BUFFER_METHODS = ('min', 'max', 'current', 'mean')
+
+
+def _restricted_getattr(obj, name):
+    from mmengine.logging.history_buffer import HistoryBuffer
+    if obj is HistoryBuffer and name in _HISTORY_BUFFER_METHODS:
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(
+        f'checkpoint asks for getattr({obj!r}, {name!r}); only '
+        f'HistoryBuffer.{_HISTORY_BUFFER_METHODS} are allowed')
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """Admits torch's weights-only globals, user safe globals and the
+    restricted getattr above; anything else raises."""
+
+    def find_class(self, module, name):
+        import torch
+        from torch._weights_only_unpickler import _get_allowed_globals
+        if name == 'getattr' and module in ('builtins', '__builtin__'):
+            return _restricted_getattr
+        key = f'{module}.{name}'
+        allowed = _get_allowed_globals()
+        if key in allowed:
+            return allowed[key]
+        for obj in torch.serialization.get_safe_globals():
+            obj = obj[0] if isinstance(obj, tuple) else obj
+            if f'{obj.__module__}.{obj.__qualname__}' == key:
+                return obj
+        raise pickle.UnpicklingError(
+            f'checkpoint global {key} is not allowed (mmx3d loads '
+            'checkpoints without executing arbitrary pickled code)')
+
+
+_restricted_pickle = types.SimpleNamespace(
+    __name__='mmx3d_restricted_pickle',
+    Unpickler=_RestrictedUnpickler,
+    load=lambda f, **kw: _RestrictedUnpickler(f, **kw).load())
+
+
+def safe_torch_load(filename, map_location=None):
+    """``torch.load`` that never unpickles arbitrary objects.
+
+    Tries ``weights_only=True``; if the file holds MMEngine history buffers
+    (``getattr`` in the pickle), re-reads it with the restricted unpickler.
+
+    Args:
+        filename (str): Local file.
+        map_location: As for :func:`torch.load`.
+
+    Returns:
+        The loaded object.
+    """
+    import torch
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'checkpoint {filename!r} can not be found.')
+    try:
+        return torch.load(filename, map_location=map_location,
+                          weights_only=True)
+    except pickle.UnpicklingError as e:
+        if 'getattr' not in str(e):
+            raise pickle.UnpicklingError(
+                f'{filename}: refused to unpickle: {e}') from None
+    return torch.load(filename, map_location=map_location,
+                      weights_only=False, pickle_module=_restricted_pickle)
+
+
+def patch_mmengine_local_loader() -> None:
+    """Make MMEngine read local checkpoints with :func:`safe_torch_load`."""
+    from mmengine.runner.checkpoint import CheckpointLoader
+    if getattr(CheckpointLoader._schemes.get(''), '_mmx3d', False):
+        return
+
+    def load_from_local(filename, map_location):
+        return safe_torch_load(filename, map_location)
+
+    load_from_local._mmx3d = True
+    CheckpointLoader.register_scheme(prefixes='', force=True)(load_from_local)

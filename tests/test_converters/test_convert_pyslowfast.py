@@ -6,8 +6,12 @@ import pytest
 import torch
 from _ptv import build_mmx3d
 
-from mmx3d.converters import (convert_checkpoint, detect_format,
-                              export_pyslowfast, save_checkpoint)
+from mmx3d.converters import (
+    convert_checkpoint,
+    detect_format,
+    export_pyslowfast,
+    save_checkpoint,
+)
 
 # X3D-S as published: stem 24; (out, inner, SE) widths and blocks per stage
 STAGES = {2: (24, 54, 8, 3), 3: (48, 108, 8, 5), 4: (96, 216, 16, 11),
@@ -116,3 +120,17 @@ def test_unknown_format(tmp_path):
     assert 'unexpected keys (1): conv1.weight' in str(e.value)
     with pytest.raises(FileNotFoundError, match='does not exist'):
         convert_checkpoint(str(tmp_path / 'nope.pyth'))
+
+
+class _Opaque:
+    """Stands for a pickled object in a checkpoint (e.g. a config)."""
+
+
+def test_refuses_arbitrary_pickles(tmp_path):
+    from mmx3d.converters import load_any_checkpoint
+    path = str(tmp_path / 'pickled.pyth')
+    torch.save(dict(model_state=pyslowfast_x3d_s(), cfg=_Opaque()), path)
+    with pytest.raises(ValueError, match='without unpickling arbitrary'):
+        convert_checkpoint(path)
+    obj = load_any_checkpoint(path, allow_pickle=True)
+    assert len(convert_checkpoint(obj, arch='s')) > 500

@@ -4,8 +4,12 @@ import pytest
 import torch
 from _ptv import build_mmx3d, import_create_x3d, mmx3d_logits, randomize
 
-from mmx3d.converters import (convert_checkpoint, detect_format,
-                              export_pytorchvideo, save_checkpoint)
+from mmx3d.converters import (
+    convert_checkpoint,
+    detect_format,
+    export_pytorchvideo,
+    save_checkpoint,
+)
 
 # (arch, depth factor, clip length): XS/S/M share the network; tiny clips
 # keep the test fast (PyTorchVideo's head pool is fixed to the clip size).

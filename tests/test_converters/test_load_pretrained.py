@@ -9,8 +9,12 @@ import torch
 import torch.nn as nn
 from _ptv import build_mmx3d, randomize
 
-from mmx3d.converters import (export_pyslowfast, export_pytorchvideo,
-                              load_x3d_checkpoint, save_checkpoint)
+from mmx3d.converters import (
+    export_pyslowfast,
+    export_pytorchvideo,
+    load_x3d_checkpoint,
+    save_checkpoint,
+)
 from mmx3d.registry import MODELS
 
 

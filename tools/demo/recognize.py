@@ -47,21 +47,34 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from mmx3d.apis.inference import (VideoReadError, check_video,
-                                      init_recognizer, read_label_map,
-                                      recognize)
+    if not osp.isfile(args.video):  # answer before the slow imports
+        print(f'error: cannot read video {args.video!r}: no such file',
+              file=sys.stderr)
+        return 1
+    from mmengine.logging import MMLogger
+
+    from mmx3d.apis.inference import (
+        VideoReadError,
+        check_video,
+        init_recognizer,
+        read_label_map,
+        recognize,
+    )
+    # keep the output to the answer (MMEngine logs deprecation notices)
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel('ERROR')
     try:
         check_video(args.video)  # before the (slower) model is built
         names = read_label_map(args.label_map)
         model = init_recognizer(args.config, args.checkpoint, args.device,
                                 args.cfg_options)
         top = recognize(model, args.video, args.views, args.topk, names)
-    except VideoReadError as e:
+    except (VideoReadError, OSError, ValueError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
-    except (OSError, ValueError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 1
+    finally:
+        logger.setLevel(level)
     for name, prob in top:
         print(f'{prob:.4f}  {name}')
     return 0

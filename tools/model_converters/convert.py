@@ -17,11 +17,16 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))
 
-from mmx3d.converters import (convert_checkpoint,  # noqa: E402
-                              describe_state_dict, detect_format,
-                              export_pyslowfast, export_pytorchvideo,
-                              extract_state_dict, load_any_checkpoint,
-                              save_checkpoint)
+from mmx3d.converters import (  # noqa: E402
+    convert_checkpoint,
+    describe_state_dict,
+    detect_format,
+    export_pyslowfast,
+    export_pytorchvideo,
+    extract_state_dict,
+    load_any_checkpoint,
+    save_checkpoint,
+)
 
 
 def parse_args(argv=None):
@@ -36,13 +41,19 @@ def parse_args(argv=None):
     parser.add_argument(
         '--arch', choices=['xs', 's', 'm', 'l', 'xl'],
         help='expected variant; the checkpoint must fit it exactly')
+    parser.add_argument(
+        '--unsafe-load', action='store_true',
+        help='read a file that holds pickled objects besides tensors with '
+        'torch.load(weights_only=False); only for files you trust')
     return parser.parse_args(argv)
 
 
-def convert(src: str, dst: str, to: str = 'mmx3d', arch=None) -> str:
+def convert(src: str, dst: str, to: str = 'mmx3d', arch=None,
+            unsafe_load: bool = False) -> str:
     """Convert ``src`` into ``dst``; return a one-line summary."""
-    fmt = detect_format(extract_state_dict(load_any_checkpoint(src), src))
-    sd = convert_checkpoint(src, arch=arch)
+    obj = load_any_checkpoint(src, allow_pickle=unsafe_load)
+    fmt = detect_format(extract_state_dict(obj, src))
+    sd = convert_checkpoint(obj, arch=arch, name=src)
     summary = describe_state_dict(sd)
     if to == 'pytorchvideo':
         sd = export_pytorchvideo(sd)
@@ -56,7 +67,8 @@ def convert(src: str, dst: str, to: str = 'mmx3d', arch=None) -> str:
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        print(convert(args.src, args.dst, args.to, args.arch))
+        print(convert(args.src, args.dst, args.to, args.arch,
+                      args.unsafe_load))
     except (OSError, ValueError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1

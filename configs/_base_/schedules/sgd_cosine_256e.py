@@ -2,7 +2,8 @@
 # weight decay 5e-5 and none on BN, half-period cosine over the whole run with a
 # linear warm-up multiplied in during the first epochs:
 #   lr(n) = base * 0.5 * (cos(pi * n / N) + 1) * w(n),
-#   w(n) = f0 + (1 - f0) * n / W for n < W else 1     (n, N, W in iterations)
+#   w(n) = f0 + (1 - f0) * n / (W - 1) for n < W else 1  (n, N, W in iterations;
+#   MMEngine's LinearLR reaches its end factor at iteration W - 1)
 # base = 1.6 for a total batch of 1024 clips, scaled linearly by auto_scale_lr.
 max_epochs = 256
 warmup_epochs = 34  # 8k of 60k iterations

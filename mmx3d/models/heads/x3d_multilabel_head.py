@@ -6,6 +6,7 @@ import torch
 from mmaction.utils import SampleList
 
 from mmx3d.registry import MODELS
+
 from .x3d_head import X3DClsHead
 
 

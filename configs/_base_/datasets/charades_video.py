@@ -1,0 +1,87 @@
+# Charades from the official videos (Charades_v1_480/<id>.mp4), decoded with
+# decord, annotated by the official CSV files (157 classes, multi-label).
+# Training targets are the classes whose intervals overlap the sampled clip
+# (ClipLabelFromIntervals, right after SampleFrames); validation/test targets
+# are all the classes of the video. Pipelines here are X3D-S's for Charades
+# (13 frames x stride 12: twice the Kinetics stride); each variant config
+# restates the ones whose clip or crop differ.
+dataset_type = 'CharadesDataset'
+data_root = 'data/charades/Charades_v1_480'
+ann_file_train = 'data/charades/annotations/Charades_v1_train.csv'
+ann_file_val = 'data/charades/annotations/Charades_v1_test.csv'
+ann_file_test = 'data/charades/annotations/Charades_v1_test.csv'
+label_file = 'data/charades/annotations/Charades_v1_classes.txt'
+
+train_pipeline = [
+    dict(type='DecordInit'),
+    dict(type='SampleFrames', clip_len=13, frame_interval=12, num_clips=1),
+    dict(type='ClipLabelFromIntervals'),
+    dict(type='DecordDecode'),
+    dict(type='RandomRescale', scale_range=(182, 228)),
+    dict(type='RandomCrop', size=160),
+    dict(type='Flip', flip_ratio=0.5),
+    dict(type='FormatShape', input_format='NCTHW'),
+    dict(type='PackActionInputs')
+]
+# 3 clips x centre crop, max-pooled: a cheap video-level view for tracking
+val_pipeline = [
+    dict(type='DecordInit'),
+    dict(type='SampleFrames', clip_len=13, frame_interval=12, num_clips=3,
+         test_mode=True),
+    dict(type='DecordDecode'),
+    dict(type='Resize', scale=(-1, 182)),
+    dict(type='CenterCrop', crop_size=160),
+    dict(type='FormatShape', input_format='NCTHW'),
+    dict(type='PackActionInputs')
+]
+# 10 uniformly spaced clips x 3 crops, sigmoid scores max-pooled by the head
+test_pipeline = [
+    dict(type='DecordInit'),
+    dict(type='SampleFrames', clip_len=13, frame_interval=12, num_clips=10,
+         test_mode=True),
+    dict(type='DecordDecode'),
+    dict(type='Resize', scale=(-1, 182)),
+    dict(type='ThreeCrop', crop_size=182),
+    dict(type='FormatShape', input_format='NCTHW'),
+    dict(type='PackActionInputs')
+]
+
+train_dataloader = dict(
+    batch_size=2,
+    num_workers=8,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        ann_file=ann_file_train,
+        label_file=label_file,
+        data_prefix=dict(video=data_root),
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=8,
+    num_workers=8,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        ann_file=ann_file_val,
+        label_file=label_file,
+        data_prefix=dict(video=data_root),
+        pipeline=val_pipeline,
+        test_mode=True))
+test_dataloader = dict(
+    batch_size=1,
+    num_workers=8,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        ann_file=ann_file_test,
+        label_file=label_file,
+        data_prefix=dict(video=data_root),
+        pipeline=test_pipeline,
+        test_mode=True))
+
+# mAP over the classes with a positive; per-class AP in the run's directory
+val_evaluator = dict(type='CharadesMAP')
+test_evaluator = val_evaluator
