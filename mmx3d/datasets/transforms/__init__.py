@@ -1,4 +1,5 @@
 # Copyright (c) mmx3d contributors. All rights reserved.
 from .clip_label import ClipLabelFromIntervals
+from .shuffle_frames import ShuffleFrames
 
-__all__ = ['ClipLabelFromIntervals']
+__all__ = ['ClipLabelFromIntervals', 'ShuffleFrames']
