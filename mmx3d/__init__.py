@@ -5,9 +5,12 @@ from .version import __version__, version_info
 
 check_versions()
 
-from .utils.compat import (allow_mmengine_checkpoint_globals,  # noqa: E402
-                           patch_cpu_launcher, patch_mmaction_drn,
-                           patch_mmengine_local_loader)
+from .utils.compat import (  # noqa: E402
+                           allow_mmengine_checkpoint_globals,
+                           patch_cpu_launcher,
+                           patch_mmaction_drn,
+                           patch_mmengine_local_loader,
+)
 
 patch_mmaction_drn()
 allow_mmengine_checkpoint_globals()

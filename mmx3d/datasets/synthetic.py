@@ -93,8 +93,8 @@ def generate_synthetic_kinetics(root: str,
                                 num_frames: int = 32,
                                 size: int = 96,
                                 seed: int = 0,
-                                splits: Optional[Sequence[str]] = None
-                                ) -> Dict[str, str]:
+                                splits: Optional[Sequence[str]] = None,
+                                speed: float = 3.0) -> Dict[str, str]:
     """Write the synthetic dataset in Kinetics video-list format.
 
     Layout::
@@ -114,6 +114,7 @@ def generate_synthetic_kinetics(root: str,
         size (int): Frame height (width = 4/3 of it). Defaults to 96.
         seed (int): Random seed (val uses ``seed + 1``). Defaults to 0.
         splits (Sequence[str], optional): Subset of ``('train', 'val')``.
+        speed (float): Mean motion in pixels per frame. Defaults to 3.
 
     Returns:
         dict: split -> list file path.
@@ -130,7 +131,7 @@ def generate_synthetic_kinetics(root: str,
             label = i % len(CLASSES)
             name = f'{CLASSES[label][0]}_{i:05d}.mp4'
             path = osp.join(vdir, name)
-            frames = render_video(rng, label, num_frames, size)
+            frames = render_video(rng, label, num_frames, size, speed)
             if not osp.exists(path):
                 write_video(path, frames)
             lines.append(f'{split}/{name} {label}')

@@ -160,9 +160,9 @@ def test_kill_while_saving_keeps_last_checkpoint(synthetic_data, tmp_path,
 def test_cosine_warmup_schedule_matches_formula(synthetic_data, tmp_path):
     """The base schedule (warm-up multiplied into a half-period cosine)
     evaluated by MMEngine's schedulers at sample iterations."""
+    from mmengine.config import Config
     from mmengine.optim import build_optim_wrapper
     from mmengine.registry import PARAM_SCHEDULERS
-    from mmengine.config import Config
     cfg = Config.fromfile(
         osp.join(ROOT, 'configs/_base_/schedules/sgd_cosine_256e.py'))
     model = torch.nn.Linear(2, 2)

@@ -69,9 +69,9 @@ def test_metric_registered_counts_and_writes_file(tmp_path):
     metric.process(None, batch[10:])
     res = metric.evaluate(len(batch))
     expected, count = sklearn_map(scores, labels)
-    assert list(res) == ['mAP', 'num_classes_evaluated']
-    assert res['mAP'] == pytest.approx(expected, abs=1e-12)
-    assert res['num_classes_evaluated'] == count == 5
+    assert list(res) == ['charades/mAP', 'charades/num_classes_evaluated']
+    assert res['charades/mAP'] == pytest.approx(expected, abs=1e-12)
+    assert res['charades/num_classes_evaluated'] == count == 5
     with open(tmp_path / 'charades_per_class_ap.csv') as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 7 and rows[3]['class_name'] == 'class 3'

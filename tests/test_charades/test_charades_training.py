@@ -54,8 +54,8 @@ def test_mini_charades_train_and_test(repo_root, tmp_path, monkeypatch,
     metrics = runner.test()
     print(f'mini Charades: test {metrics} after {time.time() - start:.0f} s')
 
-    assert metrics['num_classes_evaluated'] == 6
-    assert metrics['mAP'] >= 0.8
+    assert metrics['charades/num_classes_evaluated'] == 6
+    assert metrics['charades/mAP'] >= 0.8
     # every test video: 3 clips x 3 crops, max-pooled sigmoid scores
     assert pooled and set(pooled) == {('max', 9)}
     per_class = osp.join(runner.log_dir, 'charades_per_class_ap.csv')

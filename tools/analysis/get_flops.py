@@ -16,8 +16,10 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
     __file__)))))
 
 from mmx3d.apis.runner import load_config  # noqa: E402
-from mmx3d.utils.complexity import (clip_shape_from_cfg,  # noqa: E402
-                                    recognizer_complexity)
+from mmx3d.utils.complexity import (  # noqa: E402
+    clip_shape_from_cfg,
+    recognizer_complexity,
+)
 
 
 def parse_args(argv=None):

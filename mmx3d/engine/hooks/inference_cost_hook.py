@@ -5,8 +5,11 @@ from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 
 from mmx3d.registry import HOOKS
-from mmx3d.utils.complexity import (clip_shape_from_cfg, recognizer_complexity,
-                                    views_from_cfg)
+from mmx3d.utils.complexity import (
+    clip_shape_from_cfg,
+    recognizer_complexity,
+    views_from_cfg,
+)
 
 
 @HOOKS.register_module()

@@ -154,9 +154,9 @@ class AVAFrameMAP(BaseMetric):
         if out_dir is None:
             out_dir = tempfile.mkdtemp(prefix='mmx3d_ava_')
         os.makedirs(out_dir, exist_ok=True)
-        hub = MessageHub.get_current_instance()
-        it = hub.get_info('iter')
-        name = 'ava_detections' + (f'_iter{it}' if it is not None else '')
+        # during training: named by the training iterations done so far
+        it = MessageHub.get_current_instance().get_info('iter')
+        name = 'ava_detections' + (f'_iter{it + 1}' if it is not None else '')
         return osp.join(out_dir, f'{name}.csv')
 
     def compute_metrics(self, results: list) -> dict:

@@ -81,7 +81,8 @@ class CharadesMAP(BaseMetric):
     evaluated set are skipped. Reported as a fraction in [0, 1] (the
     literature quotes percent: X3D-XL 47.1).
 
-    Results: ``mAP`` and ``num_classes_evaluated``. The per-class APs are
+    Results: ``charades/mAP`` and ``charades/num_classes_evaluated`` (the
+    prefix is ``prefix`` or ``'charades'``). The per-class APs are
     written to ``<out_dir>/<file_name>`` as CSV
     (``class_index,class_name,num_positives,ap``; ``nan`` for skipped
     classes). Without ``out_dir`` the file goes next to the run's log file
@@ -98,11 +99,11 @@ class CharadesMAP(BaseMetric):
         file_name (str): Name of the per-class file.
             Defaults to ``'charades_per_class_ap.csv'``.
         collect_device (str): ``'cpu'`` or ``'gpu'``. Defaults to ``'cpu'``.
-        prefix (str, optional): Prefix of the metric names.
-            Defaults to None.
+        prefix (str, optional): Prefix of the metric names. Defaults to
+            None, i.e. ``'charades'``.
     """
 
-    default_prefix: Optional[str] = None
+    default_prefix: Optional[str] = 'charades'
 
     def __init__(self,
                  out_dir: Optional[str] = None,

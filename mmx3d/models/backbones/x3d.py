@@ -12,6 +12,7 @@ from mmengine.model.weight_init import constant_init, kaiming_init
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmx3d.registry import MODELS
+
 from ..layers import DropConnect, SEModule, Swish
 
 ConfigType = Dict
@@ -55,9 +56,9 @@ class X3DBottleneck(nn.Module):
 
     ::
 
-        x ─┬─ conv_a 1x1x1 ─ BN ─ ReLU ─ conv_b 3x3x3 channel-wise (stride 1,s,s)
+        x ─┬─ conv_a 1x1x1 ─ BN ─ ReLU ─ conv_b 3x3x3 channel-wise (1,s,s)
            │   ─ BN ─ [SE] ─ Swish ─ conv_c 1x1x1 ─ BN(γ=0) ─ DropConnect ─┐
-           └─ identity | (conv 1x1x1 stride 1,s,s ─ BN) ──────────────────(+)─ ReLU
+           └─ identity | (conv 1x1x1 stride 1,s,s ─ BN) ─────────────(+)─ ReLU
 
     Args:
         in_channels (int): Input channels.
@@ -71,8 +72,10 @@ class X3DBottleneck(nn.Module):
         drop_connect_rate (float): Drop-connect probability. Defaults to 0.
         use_swish (bool): Swish after SE (ReLU if False). Defaults to True.
         memory_efficient_swish (bool): See :class:`Swish`. Defaults to True.
-        conv_cfg (dict): Convolution config. Defaults to ``dict(type='Conv3d')``.
-        norm_cfg (dict): Normalisation config. Defaults to ``dict(type='BN3d')``.
+        conv_cfg (dict): Convolution config.
+            Defaults to ``dict(type='Conv3d')``.
+        norm_cfg (dict): Normalisation config.
+            Defaults to ``dict(type='BN3d')``.
         with_cp (bool): Gradient checkpointing of the block. Defaults to False.
     """
 
@@ -199,7 +202,8 @@ class X3DBackbone(BaseModule):
         norm_eval (bool): Keep BN layers in eval mode during training.
             Defaults to False.
         with_cp (bool): Gradient checkpointing per block. Defaults to False.
-        conv_cfg (dict): Convolution config. Defaults to ``dict(type='Conv3d')``.
+        conv_cfg (dict): Convolution config.
+            Defaults to ``dict(type='Conv3d')``.
         norm_cfg (dict): Normalisation config, e.g. ``dict(type='BN3d')``,
             ``dict(type='SyncBN')`` or
             ``dict(type='SubBatchNorm3d', group_size=8)``.

@@ -4,4 +4,6 @@ from .se import SEModule
 from .sub_batchnorm import SubBatchNorm3d
 from .swish import Swish
 
-__all__ = ['DropConnect', 'drop_connect', 'SEModule', 'SubBatchNorm3d', 'Swish']
+__all__ = [
+    'DropConnect', 'drop_connect', 'SEModule', 'SubBatchNorm3d', 'Swish'
+]
