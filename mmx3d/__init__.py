@@ -6,10 +6,10 @@ from .version import __version__, version_info
 check_versions()
 
 from .utils.compat import (  # noqa: E402
-                           allow_mmengine_checkpoint_globals,
-                           patch_cpu_launcher,
-                           patch_mmaction_drn,
-                           patch_mmengine_local_loader,
+    allow_mmengine_checkpoint_globals,
+    patch_cpu_launcher,
+    patch_mmaction_drn,
+    patch_mmengine_local_loader,
 )
 
 patch_mmaction_drn()

@@ -2,63 +2,45 @@
 """mmx3d registries: children of MMAction2's, so that with
 ``default_scope='mmx3d'`` every MMAction2 (and, via its parents, MMEngine)
 module resolves too, and mmx3d names never shadow MMAction2's."""
-from mmaction.registry import DATA_SAMPLERS as MMACTION_DATA_SAMPLERS
-from mmaction.registry import DATASETS as MMACTION_DATASETS
-from mmaction.registry import EVALUATOR as MMACTION_EVALUATOR
-from mmaction.registry import HOOKS as MMACTION_HOOKS
-from mmaction.registry import INFERENCERS as MMACTION_INFERENCERS
-from mmaction.registry import LOOPS as MMACTION_LOOPS
-from mmaction.registry import METRICS as MMACTION_METRICS
-from mmaction.registry import MODEL_WRAPPERS as MMACTION_MODEL_WRAPPERS
-from mmaction.registry import MODELS as MMACTION_MODELS
-from mmaction.registry import \
-    OPTIM_WRAPPER_CONSTRUCTORS as MMACTION_OPTIM_WRAPPER_CONSTRUCTORS
-from mmaction.registry import OPTIM_WRAPPERS as MMACTION_OPTIM_WRAPPERS
-from mmaction.registry import OPTIMIZERS as MMACTION_OPTIMIZERS
-from mmaction.registry import PARAM_SCHEDULERS as MMACTION_PARAM_SCHEDULERS
-from mmaction.registry import RUNNERS as MMACTION_RUNNERS
-from mmaction.registry import TRANSFORMS as MMACTION_TRANSFORMS
-from mmaction.registry import VISUALIZERS as MMACTION_VISUALIZERS
-from mmaction.registry import VISBACKENDS as MMACTION_VISBACKENDS
-from mmaction.registry import WEIGHT_INITIALIZERS as MMACTION_WEIGHT_INIT
+import mmaction.registry as mma
 from mmengine.registry import Registry
 
-RUNNERS = Registry('runner', parent=MMACTION_RUNNERS, scope='mmx3d')
-LOOPS = Registry('loop', parent=MMACTION_LOOPS, scope='mmx3d',
+RUNNERS = Registry('runner', parent=mma.RUNNERS, scope='mmx3d')
+LOOPS = Registry('loop', parent=mma.LOOPS, scope='mmx3d',
                  locations=['mmx3d.engine'])
-HOOKS = Registry('hook', parent=MMACTION_HOOKS, scope='mmx3d',
+HOOKS = Registry('hook', parent=mma.HOOKS, scope='mmx3d',
                  locations=['mmx3d.engine'])
-DATASETS = Registry('dataset', parent=MMACTION_DATASETS, scope='mmx3d',
+DATASETS = Registry('dataset', parent=mma.DATASETS, scope='mmx3d',
                     locations=['mmx3d.datasets'])
-DATA_SAMPLERS = Registry('data sampler', parent=MMACTION_DATA_SAMPLERS,
+DATA_SAMPLERS = Registry('data sampler', parent=mma.DATA_SAMPLERS,
                          scope='mmx3d', locations=['mmx3d.datasets'])
-TRANSFORMS = Registry('transform', parent=MMACTION_TRANSFORMS,
+TRANSFORMS = Registry('transform', parent=mma.TRANSFORMS,
                       scope='mmx3d', locations=['mmx3d.datasets'])
-MODELS = Registry('model', parent=MMACTION_MODELS, scope='mmx3d',
+MODELS = Registry('model', parent=mma.MODELS, scope='mmx3d',
                   locations=['mmx3d.models'])
-MODEL_WRAPPERS = Registry('model_wrapper', parent=MMACTION_MODEL_WRAPPERS,
+MODEL_WRAPPERS = Registry('model_wrapper', parent=mma.MODEL_WRAPPERS,
                           scope='mmx3d', locations=['mmx3d.models'])
 WEIGHT_INITIALIZERS = Registry('weight initializer',
-                               parent=MMACTION_WEIGHT_INIT, scope='mmx3d',
+                               parent=mma.WEIGHT_INITIALIZERS, scope='mmx3d',
                                locations=['mmx3d.models'])
-OPTIMIZERS = Registry('optimizer', parent=MMACTION_OPTIMIZERS,
+OPTIMIZERS = Registry('optimizer', parent=mma.OPTIMIZERS,
                       scope='mmx3d', locations=['mmx3d.engine'])
-OPTIM_WRAPPERS = Registry('optim wrapper', parent=MMACTION_OPTIM_WRAPPERS,
+OPTIM_WRAPPERS = Registry('optim wrapper', parent=mma.OPTIM_WRAPPERS,
                           scope='mmx3d', locations=['mmx3d.engine'])
 OPTIM_WRAPPER_CONSTRUCTORS = Registry(
     'optimizer wrapper constructor',
-    parent=MMACTION_OPTIM_WRAPPER_CONSTRUCTORS, scope='mmx3d',
+    parent=mma.OPTIM_WRAPPER_CONSTRUCTORS, scope='mmx3d',
     locations=['mmx3d.engine'])
 PARAM_SCHEDULERS = Registry('parameter scheduler',
-                            parent=MMACTION_PARAM_SCHEDULERS, scope='mmx3d',
+                            parent=mma.PARAM_SCHEDULERS, scope='mmx3d',
                             locations=['mmx3d.engine'])
-METRICS = Registry('metric', parent=MMACTION_METRICS, scope='mmx3d',
+METRICS = Registry('metric', parent=mma.METRICS, scope='mmx3d',
                    locations=['mmx3d.evaluation'])
-EVALUATOR = Registry('evaluator', parent=MMACTION_EVALUATOR, scope='mmx3d',
+EVALUATOR = Registry('evaluator', parent=mma.EVALUATOR, scope='mmx3d',
                      locations=['mmx3d.evaluation'])
-VISUALIZERS = Registry('visualizer', parent=MMACTION_VISUALIZERS,
+VISUALIZERS = Registry('visualizer', parent=mma.VISUALIZERS,
                        scope='mmx3d')
-VISBACKENDS = Registry('vis_backend', parent=MMACTION_VISBACKENDS,
+VISBACKENDS = Registry('vis_backend', parent=mma.VISBACKENDS,
                        scope='mmx3d')
-INFERENCERS = Registry('inferencer', parent=MMACTION_INFERENCERS,
+INFERENCERS = Registry('inferencer', parent=mma.INFERENCERS,
                        scope='mmx3d', locations=['mmx3d.apis'])

@@ -126,6 +126,13 @@ def prepare_cfg(cfg: Config,
                                     'not exist')
         cfg.resume, cfg.load_from = True, resume
 
+    if cfg.get('load_from'):
+        # `load_from` takes PySlowFast / PyTorchVideo / MMAction2 files too
+        hooks = list(cfg.get('custom_hooks') or [])
+        if not any(h.get('type') == 'ConvertCheckpointHook' for h in hooks):
+            hooks.append(dict(type='ConvertCheckpointHook', strict=False))
+        cfg.custom_hooks = hooks
+
     if seed is not None or deterministic:
         cfg.randomness = dict(seed=seed, deterministic=deterministic)
     return cfg

@@ -30,12 +30,15 @@ ava_model = dict(
         rcnn=dict(
             # positives: the ground-truth boxes (always added as proposals)
             # and proposals with IoU >= 0.9 to one; the loss sees only them
+            # (MMDetection task modules: built in its scope)
             assigner=dict(
+                _scope_='mmdet',
                 type='MaxIoUAssignerAVA',
                 pos_iou_thr=0.9,
                 neg_iou_thr=0.9,
                 min_pos_iou=0.9),
             sampler=dict(
+                _scope_='mmdet',
                 type='RandomSampler',
                 num=32,
                 pos_fraction=1,

@@ -11,8 +11,12 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MessageHub, MMLogger, print_log
 
 from mmx3d.registry import METRICS
-from ..functional.ava_frame_map import (MAX_DETS_PER_KEY, evaluate_frame_map,
-                                        make_image_key)
+
+from ..functional.ava_frame_map import (
+    MAX_DETS_PER_KEY,
+    evaluate_frame_map,
+    make_image_key,
+)
 
 
 def current_log_dir() -> Optional[str]:
