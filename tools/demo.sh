@@ -31,7 +31,7 @@ work, best, secs = sys.argv[1], sys.argv[2], int(sys.argv[3])
 m = json.load(open(f'{work}/test_metrics.json'))
 s = json.load(open(f'{work}/test_shuffled_metrics.json'))
 print('=' * 72)
-print(f'mmx3d demo: X3D-XS on the synthetic motion dataset (4 classes)')
+print("mmx3d demo: X3D-XS on the synthetic dataset (4 classes of brightness-over-time)")
 print(f'  training (2 processes): {secs // 60} min {secs % 60} s')
 print(f'  held-out test, {m["views"]} views per video '
       f'({m["gflops_per_video"]:.2f} GFLOPs per video):')

@@ -3,7 +3,7 @@
 # tested this way, accuracy falls towards chance (25%): the task needs time.
 _base_ = ['./x3d_xs_synthetic.py']
 
-clip_len, frame_interval = 4, 4
+clip_len, frame_interval = 4, 3
 train_crop, test_crop = 64, 72
 scale_range = (72, 84)
 
@@ -15,6 +15,7 @@ train_pipeline = [
     dict(type='DecordDecode'),
     dict(type='RandomRescale', scale_range=scale_range),
     dict(type='RandomCrop', size=train_crop),
+    dict(type='Flip', flip_ratio=0.5),
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='PackActionInputs')
 ]

@@ -98,7 +98,7 @@ def test_kill_mid_epoch_then_resume(synthetic_data, tmp_path):
     ckpt = safe_torch_load(osp.join(work, 'epoch_3.pth'))
     assert ckpt['meta']['iter'] == 3 * iters_per_epoch
     # the learning rates logged after the resume follow the schedule
-    base = 1.6 * 4 / 128  # auto_scale_lr: 1 process x batch 4 of 128
+    base = 1.6 * 4 / 512  # auto_scale_lr: 1 process x batch 4 of 512
     total = 3 * iters_per_epoch
     rows = [r for r in _read_scalars(work) if 'lr' in r and 'step' in r]
     resumed = [r for r in rows if r['step'] > iters_per_epoch + 2]

@@ -83,15 +83,17 @@ def clip_indices(center: int, clip_len: int, frame_interval: int,
 
 def build_detector(config, checkpoint: str, device: str = 'cpu'):
     """The AVA detector of ``config`` with the weights of ``checkpoint``."""
+    from mmengine.registry import DefaultScope
     from mmengine.runner import load_checkpoint
 
     from mmx3d.registry import MODELS
     from mmx3d.utils import register_all_modules
-    register_all_modules(init_default_scope=True)
+    register_all_modules(init_default_scope=False)
     model_cfg = copy.deepcopy(config.model)
     model_cfg.get('backbone', {}).pop('init_cfg', None)
     model_cfg.pop('init_cfg', None)
-    model = MODELS.build(model_cfg)
+    with DefaultScope.overwrite_default_scope('mmx3d'):
+        model = MODELS.build(model_cfg)
     load_checkpoint(model, checkpoint, map_location='cpu')
     return model.to(device).eval()
 
@@ -99,12 +101,14 @@ def build_detector(config, checkpoint: str, device: str = 'cpu'):
 def build_test_transforms(config):
     """The config's test pipeline after frame sampling and decoding."""
     from mmengine.dataset import Compose
+    from mmengine.registry import DefaultScope
     pipeline = config.test_dataloader.dataset.pipeline
     steps = [
         t for t in pipeline
         if t['type'] not in ('SampleAVAFrames', 'RawFrameDecode')
     ]
-    return Compose(steps), pipeline
+    with DefaultScope.overwrite_default_scope('mmx3d'):
+        return Compose(steps), pipeline
 
 
 def classify_key_frame(model, transforms, frames: List[np.ndarray],
@@ -191,6 +195,7 @@ def write_video(path: str, frames: List[np.ndarray], fps: float) -> None:
 def run_demo(args: argparse.Namespace) -> dict:
     """Detect, annotate and write; returns what was drawn per key frame."""
     from mmengine.config import Config
+    from mmengine.registry import DefaultScope
     cfg = Config.fromfile(args.config)
     frames, fps = read_video(args.video)
     if args.fps:
@@ -214,8 +219,9 @@ def run_demo(args: argparse.Namespace) -> dict:
         proposals_file = load_proposals(args.proposals)
     elif args.det_config:
         from mmdet.apis import init_detector
-        detector = init_detector(args.det_config, args.det_checkpoint,
-                                 device=args.device)
+        with DefaultScope.overwrite_default_scope('mmdet'):
+            detector = init_detector(args.det_config, args.det_checkpoint,
+                                     device=args.device)
     else:
         raise ValueError('give --proposals or --det-config/--det-checkpoint')
 
@@ -232,7 +238,9 @@ def run_demo(args: argparse.Namespace) -> dict:
         else:
             from generate_proposals import person_label_of, to_proposals
             from mmdet.apis import inference_detector
-            pred = inference_detector(detector, frames[center]).pred_instances
+            with DefaultScope.overwrite_default_scope('mmdet'):
+                pred = inference_detector(detector,
+                                          frames[center]).pred_instances
             props = to_proposals(pred.bboxes.cpu().numpy(),
                                  pred.scores.cpu().numpy(),
                                  pred.labels.cpu().numpy(), w, h,

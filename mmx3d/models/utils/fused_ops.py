@@ -1,27 +1,36 @@
 # Copyright (c) mmx3d contributors. All rights reserved.
-"""Memory-saving fused operations for the X3D bottleneck (training).
+"""Memory-saving fused operations for training the X3D bottleneck.
 
-Two autograd functions cover the element-wise stretches of the X3D block
-around its channel-wise convolution. Each keeps only its *input* for the
-backward pass and recomputes the cheap element-wise intermediates there,
-instead of letting autograd store every intermediate tensor:
+Autograd keeps every intermediate tensor of the X3D block alive until the
+backward pass, although most of them are cheap element-wise functions of
+their neighbours. Two autograd functions cover the element-wise stretches on
+both sides of the channel-wise convolution; each keeps only its *input* and
+recomputes the rest in its backward pass::
 
-* :func:`bn_relu_channelwise_conv`: ``conv_b(ReLU(BN_a(x)))``. Autograd
-  would keep ``BN_a``'s input *and* the ReLU output (the channel-wise conv's
-  input, at the pre-stride resolution in the first block of each stage);
-  this keeps only ``x`` and the batch statistics. Its backward also computes
-  the channel-wise conv's input gradient (stride 1) as a forward convolution
-  with the flipped kernel, which oneDNN runs 2-3x faster on CPU than the
-  generic depthwise backward.
-* :func:`scale_swish_conv`: ``conv_c(Swish(x * s))`` (``s`` the SE gate).
-  Autograd would keep ``x``, ``x * s``, ``sigmoid`` and the Swish output;
-  this keeps ``x`` and ``s``.
+    x ─ conv_a ─┬─ [bn_relu_channelwise_conv] ──┬─ [bn_se_swish_conv] ─ bn_c ─
+                │  BN_a ─ ReLU ─ conv_b (3x3x3)  │  BN_b ─ SE ─ Swish ─ conv_c
+                └ saved                          └ saved
 
-Values and gradients equal the unfused modules' up to float rounding;
-``tests/test_perf`` checks both. BatchNorm running statistics are updated
-exactly as :class:`torch.nn.BatchNorm3d` does.
+* :func:`bn_relu_channelwise_conv` stores ``conv_a``'s output and the batch
+  statistics, not the ReLU output (which the first block of every stage has
+  at 4x the resolution of the block's output). Its backward computes the
+  stride-1 input gradient of the channel-wise convolution as a forward
+  convolution with the flipped kernel, which oneDNN runs 2-3x faster on CPU
+  than its depthwise backward-data kernel (the weight gradient still uses
+  the native kernel).
+* :func:`bn_se_swish_conv` stores ``conv_b``'s output, not the BN output,
+  the SE product, the sigmoid and the Swish output (four tensors in
+  MMAction2's block, three with a recomputing Swish). The SE module's two
+  small fully connected layers are differentiated by hand.
+
+Values and gradients match the unfused modules up to float rounding (checked
+by ``tests/test_perf``); BN running statistics and ``num_batches_tracked``
+are updated exactly as :class:`torch.nn.BatchNorm3d` does, in training and
+in eval (frozen BN) mode. Unsupported module types (``SyncBatchNorm``,
+``SubBatchNorm3d``, a non-Swish activation, ...) are detected by
+:func:`can_fuse_block` and keep the unfused path.
 """
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -31,192 +40,267 @@ _conv_backward = torch.ops.aten.convolution_backward
 _bn_forward = torch.ops.aten.native_batch_norm
 _bn_backward = torch.ops.aten.native_batch_norm_backward
 
+#: BN classes whose forward is exactly ``F.batch_norm``.
+_PLAIN_BN = (nn.BatchNorm3d, )
+
 
 def _per_channel(v: torch.Tensor, ndim: int) -> torch.Tensor:
-    return v.view((1, -1) + (1, ) * (ndim - 2))
+    """View a (C,) or (N, C) tensor so it broadcasts over (N, C, ...)."""
+    if v.dim() == 1:
+        return v.view((1, -1) + (1, ) * (ndim - 2))
+    return v.view(tuple(v.shape) + (1, ) * (ndim - 2))
 
 
-def _bn_momentum(bn: nn.modules.batchnorm._BatchNorm) -> float:
-    """The running-statistics factor of ``bn`` for this step (as
-    :class:`torch.nn.BatchNorm3d` computes it, counting the batch)."""
-    momentum = 0.0 if bn.momentum is None else bn.momentum
+def _bn_args(bn: nn.modules.batchnorm._BatchNorm
+             ) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor], bool,
+                        float]:
+    """Running buffers, batch-statistics flag and averaging factor of one
+    ``bn`` call, as :meth:`torch.nn.modules.batchnorm._BatchNorm.forward`
+    computes them (this also counts the batch in ``num_batches_tracked``)."""
+    factor = 0.0 if bn.momentum is None else bn.momentum
     if bn.training and bn.track_running_stats:
         if bn.num_batches_tracked is not None:
             bn.num_batches_tracked.add_(1)
             if bn.momentum is None:
-                momentum = 1.0 / float(bn.num_batches_tracked)
-    return momentum
+                factor = 1.0 / float(bn.num_batches_tracked)
+    batch_stats = bn.training or (bn.running_mean is None
+                                  and bn.running_var is None)
+    use_buffers = not bn.training or bn.track_running_stats
+    return (bn.running_mean if use_buffers else None,
+            bn.running_var if use_buffers else None, batch_stats, factor)
+
+
+def _bn_scale_shift(weight: torch.Tensor, bias: torch.Tensor,
+                    running_mean: Optional[torch.Tensor],
+                    running_var: Optional[torch.Tensor], mean: torch.Tensor,
+                    invstd: torch.Tensor, batch_stats: bool,
+                    eps: float) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel ``scale, shift`` with ``BN(x) = x * scale + shift``."""
+    if not batch_stats:
+        mean = running_mean
+        invstd = torch.rsqrt(running_var + eps)
+    scale = weight * invstd
+    return scale, bias - mean * scale
 
 
 class _BNReLUChannelwiseConv(torch.autograd.Function):
     """``conv3d(relu(batch_norm(x)), w, groups=C)`` keeping only ``x``."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, bn_weight: torch.Tensor,
-                bn_bias: torch.Tensor, running_mean: Optional[torch.Tensor],
-                running_var: Optional[torch.Tensor], batch_stats: bool,
-                momentum: float, eps: float, weight: torch.Tensor,
-                stride: Tuple[int, ...], padding: Tuple[int, ...],
-                dilation: Tuple[int, ...]) -> torch.Tensor:
+    def forward(ctx, x, bn_weight, bn_bias, running_mean, running_var,
+                batch_stats, factor, eps, weight, stride, padding, dilation):
         y, mean, invstd = _bn_forward(x, bn_weight, bn_bias, running_mean,
-                                      running_var, batch_stats, momentum, eps)
+                                      running_var, batch_stats, factor, eps)
         y.relu_()
-        groups = x.shape[1]
-        out = F.conv3d(y, weight, None, stride, padding, dilation, groups)
-        if not batch_stats:
-            # normalisation with the running statistics (frozen BN)
-            mean = running_mean.clone()
-            invstd = torch.rsqrt(running_var + eps)
+        out = F.conv3d(y, weight, None, stride, padding, dilation,
+                       x.shape[1])
         ctx.save_for_backward(x, bn_weight, bn_bias, running_mean,
                               running_var, mean, invstd, weight)
         ctx.conf = (batch_stats, eps, stride, padding, dilation)
         return out
 
     @staticmethod
-    def backward(ctx, grad_out: torch.Tensor):
+    def backward(ctx, grad_out):
         (x, bn_weight, bn_bias, running_mean, running_var, mean, invstd,
          weight) = ctx.saved_tensors
         batch_stats, eps, stride, padding, dilation = ctx.conf
-        nd = x.dim()
-        scale = bn_weight * invstd
-        shift = bn_bias - mean * scale
+        nd, groups = x.dim(), x.shape[1]
+        scale, shift = _bn_scale_shift(bn_weight, bn_bias, running_mean,
+                                       running_var, mean, invstd,
+                                       batch_stats, eps)
         y = torch.addcmul(_per_channel(shift, nd), x, _per_channel(scale, nd))
         y.relu_()
-        groups = x.shape[1]
         need_w = ctx.needs_input_grad[8]
+        zeros = [0] * (nd - 2)
         if all(s == 1 for s in stride):
-            # same-padded stride-1 correlation: the input gradient is the
-            # correlation of grad_out with the flipped kernel
+            # the input gradient of a same-padded stride-1 correlation is
+            # the correlation of grad_out with the flipped kernel
             grad_y = F.conv3d(grad_out, weight.flip(2, 3, 4), None, 1,
                               padding, dilation, groups)
             grad_w = None
             if need_w:
                 grad_w = _conv_backward(grad_out, y, weight, None, stride,
-                                        padding, dilation, False,
-                                        [0] * (nd - 2), groups,
-                                        [False, True, False])[1]
+                                        padding, dilation, False, zeros,
+                                        groups, [False, True, False])[1]
         else:
             grad_y, grad_w, _ = _conv_backward(grad_out, y, weight, None,
                                                stride, padding, dilation,
-                                               False, [0] * (nd - 2), groups,
+                                               False, zeros, groups,
                                                [True, need_w, False])
         grad_y = torch.ops.aten.threshold_backward(grad_y, y, 0)
         del y
-        mask = [ctx.needs_input_grad[0], ctx.needs_input_grad[1],
-                ctx.needs_input_grad[2]]
-        if batch_stats:
-            gx, gw, gb = _bn_backward(grad_y, x, bn_weight, running_mean,
-                                      running_var, mean, invstd, True, eps,
-                                      mask)
-        else:
-            gx = grad_y * _per_channel(scale, nd) if mask[0] else None
-            dims = [0] + list(range(2, nd))
-            gb = grad_y.sum(dims) if mask[2] else None
-            gw = None
-            if mask[1]:
-                xhat = (x - _per_channel(mean, nd)) * _per_channel(invstd, nd)
-                gw = (grad_y * xhat).sum(dims)
+        gx, gw, gb = _bn_backward(grad_y, x, bn_weight, running_mean,
+                                  running_var, mean, invstd, batch_stats, eps,
+                                  list(ctx.needs_input_grad[:3]))
         return (gx, gw, gb, None, None, None, None, None, grad_w, None, None,
                 None)
 
 
-class _ScaleSwishConv(torch.autograd.Function):
-    """``conv3d(swish(x * s), w)`` (1x1x1, no bias) keeping ``x`` and
-    ``s``."""
+class _BNSESwishConv(torch.autograd.Function):
+    """``conv3d(swish(se(batch_norm(x))), w)`` (1x1x1) keeping only ``x``.
+
+    ``se(y) = y * sigmoid(fc2(relu(fc1(mean_thw(y)))))``; without SE
+    weights the SE step is skipped.
+    """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, s: Optional[torch.Tensor],
-                weight: torch.Tensor) -> torch.Tensor:
-        z = x * s if s is not None else x.clone()
-        z.mul_(torch.sigmoid(z))
-        out = F.conv3d(z, weight)
-        ctx.save_for_backward(x, s, weight)
+    def forward(ctx, x, bn_weight, bn_bias, running_mean, running_var,
+                batch_stats, factor, eps, fc1_w, fc1_b, fc2_w, fc2_b,
+                weight):
+        y, mean, invstd = _bn_forward(x, bn_weight, bn_bias, running_mean,
+                                      running_var, batch_stats, factor, eps)
+        nd = x.dim()
+        se = fc1_w is not None
+        pooled = h = s = None
+        if se:
+            n, c = x.shape[:2]
+            pooled = y.mean(tuple(range(2, nd)))  # (N, C)
+            h = F.linear(pooled, fc1_w.view(fc1_w.shape[0], c), fc1_b)
+            s = torch.sigmoid(
+                F.linear(h.relu(), fc2_w.view(c, fc2_w.shape[1]), fc2_b))
+            y.mul_(_per_channel(s, nd))
+        y.mul_(torch.sigmoid(y))
+        out = F.conv3d(y, weight)
+        ctx.save_for_backward(x, bn_weight, bn_bias, running_mean,
+                              running_var, mean, invstd, fc1_w, fc2_w, pooled,
+                              h, s, weight)
+        ctx.conf = (batch_stats, eps)
         return out
 
     @staticmethod
-    def backward(ctx, grad_out: torch.Tensor):
-        x, s, weight = ctx.saved_tensors
-        z = x * s if s is not None else x
-        sig = torch.sigmoid(z)
-        y = z * sig
+    def backward(ctx, grad_out):
+        (x, bn_weight, bn_bias, running_mean, running_var, mean, invstd,
+         fc1_w, fc2_w, pooled, h, s, weight) = ctx.saved_tensors
+        batch_stats, eps = ctx.conf
         nd = x.dim()
-        grad_y, grad_w, _ = _conv_backward(grad_out, y, weight, None,
-                                           [1] * (nd - 2), [0] * (nd - 2),
-                                           [1] * (nd - 2), False,
-                                           [0] * (nd - 2), 1,
-                                           [True, ctx.needs_input_grad[2],
+        zeros, ones = [0] * (nd - 2), [1] * (nd - 2)
+        se = fc1_w is not None
+        scale, shift = _bn_scale_shift(bn_weight, bn_bias, running_mean,
+                                       running_var, mean, invstd,
+                                       batch_stats, eps)
+        # z = BN(x) * s = x * (scale * s) + shift * s
+        if se:
+            z = torch.addcmul(_per_channel(shift * s, nd), x,
+                              _per_channel(scale * s, nd))
+        else:
+            z = torch.addcmul(_per_channel(shift, nd), x,
+                              _per_channel(scale, nd))
+        sig = torch.sigmoid(z)
+        z.mul_(sig)  # z now holds the Swish output
+        grad_y, grad_w, _ = _conv_backward(grad_out, z, weight, None, ones,
+                                           zeros, ones, False, zeros, 1,
+                                           [True, ctx.needs_input_grad[12],
                                             False])
-        del y
-        # d swish / dz = sig * (1 + z * (1 - sig))
-        d = torch.sub(1, sig).mul_(z).add_(1).mul_(sig)
+        # d swish / dz = sig * (1 + z * (1 - sig)) = sig + swish * (1 - sig)
+        sig.addcmul_(sig, z, value=-1).add_(z)
+        del z
+        grad_b = grad_y.mul_(sig)
         del sig
-        grad_z = grad_y.mul_(d)
-        del d
-        grad_s = None
-        if s is not None and ctx.needs_input_grad[1]:
-            grad_s = (grad_z * x).sum(tuple(range(2, nd)), keepdim=True)
-        grad_x = None
-        if ctx.needs_input_grad[0]:
-            grad_x = grad_z.mul_(s) if s is not None else grad_z
-        return grad_x, grad_s, grad_w
+        grads_se = [None] * 4
+        if se:
+            c = x.shape[1]
+            dims = tuple(range(2, nd))
+            # d loss / d s: sum over T,H,W of grad_z * BN(x)
+            gs = scale * (grad_b * x).sum(dims) + shift * grad_b.sum(dims)
+            gg = gs * s * (1 - s)  # through the sigmoid, (N, C)
+            hr = h.relu()
+            g_fc2_w = (gg.t() @ hr).view_as(fc2_w)
+            g_fc2_b = gg.sum(0)
+            gh = (gg @ fc2_w.view(c, -1)) * (h > 0)
+            g_fc1_w = (gh.t() @ pooled).view_as(fc1_w)
+            g_fc1_b = gh.sum(0)
+            g_pooled = gh @ fc1_w.view(-1, c)  # (N, C)
+            numel = x[0, 0].numel()
+            grad_b.mul_(_per_channel(s, nd)).add_(
+                _per_channel(g_pooled / numel, nd))
+            grads_se = [g_fc1_w, g_fc1_b, g_fc2_w, g_fc2_b]
+        gx, gw, gb = _bn_backward(grad_b, x, bn_weight, running_mean,
+                                  running_var, mean, invstd, batch_stats, eps,
+                                  list(ctx.needs_input_grad[:3]))
+        return (gx, gw, gb, None, None, None, None, None, *grads_se, grad_w)
 
 
 def bn_relu_channelwise_conv(x: torch.Tensor, bn: nn.Module,
                              conv: nn.Conv3d) -> torch.Tensor:
-    """``conv(relu(bn(x)))`` for a channel-wise ``conv``, saving memory.
+    """``conv(relu(bn(x)))`` for a channel-wise ``conv``, keeping only ``x``
+    for the backward pass.
 
     Args:
         x (Tensor): Input (N, C, T, H, W) of ``bn``.
         bn (nn.BatchNorm3d): An affine batch norm over C channels.
-        conv (nn.Conv3d): A channel-wise (``groups == C``) conv without
-            bias.
+        conv (nn.Conv3d): A channel-wise (``groups == C``), zero-padded conv
+            without bias; padding ``dilation * (kernel - 1) / 2``.
 
     Returns:
         Tensor: The conv's output.
     """
-    batch_stats = bn.training or not bn.track_running_stats
-    momentum = _bn_momentum(bn)
-    return _BNReLUChannelwiseConv.apply(
-        x, bn.weight, bn.bias,
-        bn.running_mean if not bn.training or bn.track_running_stats else
-        None, bn.running_var
-        if not bn.training or bn.track_running_stats else None, batch_stats,
-        momentum, bn.eps, conv.weight, tuple(conv.stride),
-        tuple(conv.padding), tuple(conv.dilation))
+    running_mean, running_var, batch_stats, factor = _bn_args(bn)
+    return _BNReLUChannelwiseConv.apply(x, bn.weight, bn.bias, running_mean,
+                                        running_var, batch_stats, factor,
+                                        bn.eps, conv.weight,
+                                        tuple(conv.stride),
+                                        tuple(conv.padding),
+                                        tuple(conv.dilation))
 
 
-def scale_swish_conv(x: torch.Tensor, s: Optional[torch.Tensor],
+def bn_se_swish_conv(x: torch.Tensor, bn: nn.Module, se: Optional[nn.Module],
                      conv: nn.Conv3d) -> torch.Tensor:
-    """``conv(swish(x * s))`` for a 1x1x1 ``conv`` without bias.
+    """``conv(swish(se(bn(x))))`` keeping only ``x`` for the backward pass.
 
     Args:
-        x (Tensor): Input (N, C, T, H, W).
-        s (Tensor, optional): Per-sample channel gate (N, C, 1, 1, 1), e.g.
-            the SE gate; None for no gating.
+        x (Tensor): Input (N, C, T, H, W) of ``bn``.
+        bn (nn.BatchNorm3d): An affine batch norm over C channels.
+        se (SEModule, optional): Squeeze-and-excitation with 1x1x1 ``fc1``
+            and ``fc2`` convs (with bias) and a ReLU between them; None to
+            skip it.
         conv (nn.Conv3d): A 1x1x1 conv without bias.
 
     Returns:
         Tensor: The conv's output.
     """
-    return _ScaleSwishConv.apply(x, s, conv.weight)
+    running_mean, running_var, batch_stats, factor = _bn_args(bn)
+    fc = [None] * 4
+    if se is not None:
+        fc = [se.fc1.weight, se.fc1.bias, se.fc2.weight, se.fc2.bias]
+    return _BNSESwishConv.apply(x, bn.weight, bn.bias, running_mean,
+                                running_var, batch_stats, factor, bn.eps,
+                                *fc, conv.weight)
 
 
-def can_fuse_bn_relu_conv(bn: nn.Module, conv: nn.Module) -> bool:
-    """Whether :func:`bn_relu_channelwise_conv` supports ``bn`` and
-    ``conv``."""
-    return (type(bn) in (nn.BatchNorm3d, nn.BatchNorm2d, nn.BatchNorm1d)
-            and bn.affine and type(conv) is nn.Conv3d
-            and conv.bias is None and conv.groups == conv.in_channels
-            and conv.in_channels == conv.out_channels
-            and conv.padding_mode == 'zeros'
-            and isinstance(conv.padding, Sequence)
-            and all(p == d * (k - 1) // 2 for p, d, k in zip(
-                conv.padding, conv.dilation, conv.kernel_size)))
+def _is_plain_bn(bn: nn.Module) -> bool:
+    return type(bn) in _PLAIN_BN and bn.affine
 
 
-def can_fuse_swish_conv(conv: nn.Module) -> bool:
-    """Whether :func:`scale_swish_conv` supports ``conv``."""
-    return (type(conv) is nn.Conv3d and conv.bias is None
-            and conv.groups == 1 and tuple(conv.kernel_size) == (1, 1, 1)
-            and tuple(conv.stride) == (1, 1, 1)
+def _is_conv(conv: nn.Module, kernel: Optional[Tuple[int, ...]] = None,
+             depthwise: bool = False) -> bool:
+    if type(conv) is not nn.Conv3d or conv.bias is not None:
+        return False
+    if conv.padding_mode != 'zeros' or isinstance(conv.padding, str):
+        return False
+    if kernel is not None and tuple(conv.kernel_size) != kernel:
+        return False
+    if depthwise:
+        return (conv.groups == conv.in_channels == conv.out_channels
+                and all(p == d * (k - 1) // 2 and k % 2 == 1
+                        for p, d, k in zip(conv.padding, conv.dilation,
+                                           conv.kernel_size)))
+    return (conv.groups == 1 and tuple(conv.stride) == (1, 1, 1)
             and tuple(conv.padding) == (0, 0, 0))
+
+
+def can_fuse_block(block: nn.Module) -> bool:
+    """Whether an :class:`~mmx3d.models.backbones.x3d.X3DBottleneck` can use
+    the fused operations (plain affine ``BatchNorm3d``, a zero-padded
+    channel-wise ``conv_b``, bias-free 1x1x1 ``conv_c``, Swish after an
+    optional standard SE)."""
+    from ..layers import SEModule, Swish
+    se = block.se
+    if se is not None:
+        if type(se) is not SEModule or not isinstance(se.relu, nn.ReLU):
+            return False
+        if se.fc1.bias is None or se.fc2.bias is None:
+            return False
+    return (_is_plain_bn(block.bn_a) and _is_plain_bn(block.bn_b)
+            and _is_conv(block.conv_b, depthwise=True)
+            and _is_conv(block.conv_c, kernel=(1, 1, 1))
+            and type(block.act_b) is Swish)
