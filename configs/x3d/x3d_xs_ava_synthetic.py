@@ -67,8 +67,8 @@ val_evaluator = dict(
     num_classes=6)
 test_evaluator = val_evaluator
 
-max_iters, warmup_iters = 300, 30
-train_cfg = dict(max_iters=max_iters, val_interval=100)
+max_iters, warmup_iters = 120, 15
+train_cfg = dict(max_iters=max_iters, val_interval=40)
 optim_wrapper = dict(optimizer=dict(lr=0.2, weight_decay=1e-5))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0,
@@ -80,4 +80,5 @@ param_scheduler = [
 auto_scale_lr = dict(enable=True, base_batch_size=8)
 default_hooks = dict(
     logger=dict(interval=10),
-    checkpoint=dict(interval=100, max_keep_ckpts=1))
+    checkpoint=dict(interval=40, max_keep_ckpts=1))
+randomness = dict(seed=0)

@@ -6,7 +6,6 @@ import pickle
 
 import cv2
 import numpy as np
-import pytest
 import torch
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -156,3 +155,39 @@ def test_demo_writes_a_video_with_boxes(tmp_path, ava_synthetic):
     original = cv2.cvtColor(frames[center], cv2.COLOR_BGR2RGB)
     assert np.abs(original[(y1 + y2) // 2, x1].astype(int) -
                   magenta).sum() > 200
+
+
+def test_demo_with_a_person_detector(tmp_path, ava_synthetic):
+    from mmdet.apis import init_detector
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+
+    from mmx3d.registry import MODELS
+    demo = _load_tool('tools/demo/detect_ava.py')
+    det_cfg = tmp_path / 'det.py'
+    det_cfg.write_text(DET_CONFIG)
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        det = init_detector(Config.fromfile(str(det_cfg)), None,
+                            device='cpu', palette='random')
+    det_ckpt = str(tmp_path / 'det.pth')
+    torch.save(dict(state_dict=det.state_dict(),
+                    meta=dict(dataset_meta=dict(classes=('person', )))),
+               det_ckpt)
+    config = osp.join(ROOT, 'configs/x3d/x3d_xs_ava_synthetic.py')
+    model = MODELS.build(Config.fromfile(config).model)
+    ckpt = str(tmp_path / 'model.pth')
+    torch.save(dict(state_dict=model.state_dict(), meta=dict()), ckpt)
+    frames_dir = osp.join(ava_synthetic['data_root'], 'syn_val_000')
+    video = str(tmp_path / 'in.mp4')
+    demo.write_video(video, [
+        cv2.imread(osp.join(frames_dir, f'img_{i:05d}.jpg'))
+        for i in range(61, 91)
+    ], 30)
+    out = str(tmp_path / 'out.mp4')
+    keys = demo.run_demo(demo.parse_args([
+        config, ckpt, video, out, '--det-config', str(det_cfg),
+        '--det-checkpoint', det_ckpt, '--det-score-thr', '0.0'
+    ]))
+    assert list(keys) == [0] and len(keys[0][1]) > 0
+    assert osp.getsize(out) > 0
+    assert DefaultScope.get_current_instance().scope_name == 'mmx3d'

@@ -42,6 +42,14 @@ _bn_backward = torch.ops.aten.native_batch_norm_backward
 
 #: BN classes whose forward is exactly ``F.batch_norm``.
 _PLAIN_BN = (nn.BatchNorm3d, )
+#: conv classes whose forward is exactly ``F.conv3d`` (MMCV's wrapper only
+#: adds support for empty batches)
+_PLAIN_CONV = (nn.Conv3d, )
+try:
+    from mmcv.cnn.bricks.wrappers import Conv3d as _MMCVConv3d
+    _PLAIN_CONV += (_MMCVConv3d, )
+except ImportError:  # pragma: no cover
+    pass
 
 
 def _per_channel(v: torch.Tensor, ndim: int) -> torch.Tensor:
@@ -273,7 +281,7 @@ def _is_plain_bn(bn: nn.Module) -> bool:
 
 def _is_conv(conv: nn.Module, kernel: Optional[Tuple[int, ...]] = None,
              depthwise: bool = False) -> bool:
-    if type(conv) is not nn.Conv3d or conv.bias is not None:
+    if type(conv) not in _PLAIN_CONV or conv.bias is not None:
         return False
     if conv.padding_mode != 'zeros' or isinstance(conv.padding, str):
         return False
@@ -290,10 +298,13 @@ def _is_conv(conv: nn.Module, kernel: Optional[Tuple[int, ...]] = None,
 
 def can_fuse_block(block: nn.Module) -> bool:
     """Whether an :class:`~mmx3d.models.backbones.x3d.X3DBottleneck` can use
-    the fused operations (plain affine ``BatchNorm3d``, a zero-padded
+    the fused operations now: plain affine ``BatchNorm3d``, a zero-padded
     channel-wise ``conv_b``, bias-free 1x1x1 ``conv_c``, Swish after an
-    optional standard SE)."""
+    optional standard SE, and autocast (AMP) off (the recomputation in the
+    backward pass assumes one dtype)."""
     from ..layers import SEModule, Swish
+    if torch.is_autocast_enabled('cuda') or torch.is_autocast_enabled('cpu'):
+        return False
     se = block.se
     if se is not None:
         if type(se) is not SEModule or not isinstance(se.relu, nn.ReLU):
