@@ -33,8 +33,8 @@ s = json.load(open(f'{work}/test_shuffled_metrics.json'))
 print('=' * 72)
 print("mmx3d demo: X3D-XS on the synthetic dataset (4 classes of brightness-over-time)")
 print(f'  training (2 processes): {secs // 60} min {secs % 60} s')
-print(f'  held-out test, {m["views"]} views per video '
-      f'({m["gflops_per_video"]:.2f} GFLOPs per video):')
+print(f"  held-out test, {int(m['views'])} views per video "
+      f"({m['gflops_per_video']:.2f} GFLOPs per video):")
 print(f'    top-1 {100 * m["acc/top1"]:.1f}%   top-5 '
       f'{100 * m["acc/top5"]:.1f}%')
 print(f'  same videos, frames shuffled inside each clip: top-1 '

@@ -268,6 +268,8 @@ class Bench:
         self.amp = bool(args.amp and self.cuda)
         self.batch = args.batch
         self.extra: Dict = {}
+        # denormals would make some iterations arbitrarily slow
+        torch.set_flush_denormal(True)
         torch.manual_seed(args.seed)
         t, h, w = spec['shape']
         clips = torch.randint(0, 256, (self.batch, 1, 3, t, h, w),
