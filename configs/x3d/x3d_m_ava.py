@@ -46,7 +46,7 @@ train_dataloader = dict(
     dataset=dict(
         _delete_=True, **_base_.ava_train_dataset, pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=1,
+    batch_size=1,  # AVA videos differ in frame size
     dataset=dict(
         _delete_=True, **_base_.ava_val_dataset, pipeline=val_pipeline))
 test_dataloader = val_dataloader

@@ -274,7 +274,7 @@ def convert_checkpoint(src: Union[str, Mapping[str, Any]],
     Args:
         src (str or Mapping): A checkpoint file or an already loaded
             checkpoint / state dict.
-        arch (str, optional): Expected preset (``'xs'``..``'xl'``); None
+        arch (str, optional): Expected preset (``'xs'`` to ``'xl'``); None
             accepts any preset. Defaults to None.
         strict (bool): Raise if keys or shapes do not fit the preset.
             Defaults to True.

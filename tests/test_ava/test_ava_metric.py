@@ -37,8 +37,9 @@ def test_metric_writes_official_csv_and_logs_per_class(tmp_path, monkeypatch):
         _sample('v', 902, [[0.1, 0.1, 0.4, 0.9], [0.5, 0.1, 0.9, 0.9]],
                 [[0.9, 0.8, 0.1, 0.9], [0.9, 0.2, 0.7, 0.001]]),
         _sample('v', 903, [[0.1, 0.1, 0.4, 0.9]], [[0.9, 0.6, 0.3, 0.5]]),
+        _sample('v', 904, torch.zeros(0, 4), torch.zeros(0, 4)),
     ])
-    res = metric.evaluate(2)
+    res = metric.evaluate(3)
     # wave: 0.8 TP, 0.6 TP (0903), 0.2 FP -> AP 1
     # talk: 0.7 TP, 0.3 FP (0903), 0.1 FP -> AP 1
     assert res['ava/frame_mAP@0.5'] == pytest.approx(1.0)

@@ -38,8 +38,9 @@ def test_valid_list(tmp_path):
     ann = tmp_path / 'list.txt'
     ann.write_text('a.mp4 0\nsub/b.mp4 3\n')
     ds = _ds(str(ann), num_classes=4)
-    assert [d['label'] for d in ds.data_list] == [0, 3]
-    assert ds.data_list[1]['filename'] == osp.join('videos', 'sub/b.mp4')
+    infos = [ds.get_data_info(i) for i in range(len(ds))]
+    assert [d['label'] for d in infos] == [0, 3]
+    assert infos[1]['filename'] == osp.join('videos', 'sub/b.mp4')
 
 
 def test_synthetic_classes_need_time():

@@ -17,12 +17,25 @@ class InferenceCostHook(Hook):
     """Log views x per-view GFLOPs of the test pipeline and add
     ``gflops_per_view``, ``views`` and ``gflops_per_video`` to the test
     metrics, so accuracy/cost curves (supplementary Fig. A.1) can be drawn
-    from test logs (see ``tools/analysis/plot_accuracy_cost.py``)."""
+    from test logs (see ``tools/analysis/plot_accuracy_cost.py``).
+
+    Models without a classification head (the AVA detector) and pipelines
+    without ``SampleFrames`` and a crop are skipped with a log line.
+    """
 
     def before_test(self, runner) -> None:
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
-        shape = clip_shape_from_cfg(runner.cfg, 'test')
+        if getattr(model, 'cls_head', None) is None:
+            print_log('InferenceCostHook: not a recognizer, no cost reported',
+                      logger='current')
+            return
+        try:
+            shape = clip_shape_from_cfg(runner.cfg, 'test')
+        except ValueError as e:
+            print_log(f'InferenceCostHook: {e}; no cost reported',
+                      logger='current')
+            return
         self.views = views_from_cfg(runner.cfg, 'test')
         self.gflops_per_view = recognizer_complexity(model, shape)['gflops']
         print_log(

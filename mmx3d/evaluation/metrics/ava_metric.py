@@ -124,12 +124,15 @@ class AVAFrameMAP(BaseMetric):
                 bboxes, 'detach') else np.asarray(bboxes)
             scores = scores.detach().cpu().numpy() if hasattr(
                 scores, 'detach') else np.asarray(scores)
+            bboxes = bboxes.reshape(-1, 4).astype(np.float64)
+            scores = scores.reshape(len(bboxes), -1) if len(bboxes) else \
+                np.zeros((0, self.num_classes))
             self.results.append(
                 dict(
                     video_id=sample['video_id'],
                     timestamp=int(sample['timestamp']),
-                    bboxes=bboxes.reshape(-1, 4).astype(np.float64),
-                    scores=scores.reshape(len(bboxes), -1)))
+                    bboxes=bboxes,
+                    scores=scores))
 
     def action_id(self, column: int) -> int:
         """The AVA action id of score column ``column`` (>= 1)."""
