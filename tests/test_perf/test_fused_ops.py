@@ -191,12 +191,15 @@ def test_backbone_fused_channels_last_float32():
     out1, gx1 = _run(plain.train(), x, w)
     out2, gx2 = _run(fused.train(), x, w)
     assert out2.is_contiguous(memory_format=CL)
-    _assert_close_rel(out1, out2, 1e-5)
+    # the forward runs the same kernels in the same order: bitwise equal
+    torch.testing.assert_close(out2, out1, rtol=0, atol=0)
+    # the backward sums in another order: float32 rounding, amplified by
+    # the batch statistics of 26 BN layers over tiny feature maps
     _assert_close_rel(gx1, gx2, 1e-4)
     g1, g2 = _grads(plain), _grads(fused)
     assert g1.keys() == g2.keys()
     for k in g1:
-        _assert_close_rel(g1[k], g2[k], 2e-3)
+        _assert_close_rel(g1[k], g2[k], 1e-3)
     # in eval mode both use the plain path
     with torch.no_grad():
         torch.testing.assert_close(fused.eval()(x), plain.eval()(x))

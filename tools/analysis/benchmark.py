@@ -40,8 +40,12 @@ runs ``--iters`` timed iterations in turn, the order rotating from round to
 round, so that drift of a shared machine (other jobs, thermal state) hits
 all implementations alike. A ratio is computed per round (median time of
 the other implementation / median time of mmx3d in that round) and the
-median of the per-round ratios is reported. Throughput is the median over
-all timed iterations. Peak memory is the worker's ``VmHWM`` (CPU; it
+median of the per-round ratios is reported as the speedup. Throughput is
+the median over all timed iterations. Two further ratios help on a busy
+machine, where other jobs only ever add time: ``best-of`` (ratio of the
+fastest iterations) and ``CPU time`` (ratio of the median process CPU
+seconds per iteration, which time spent waiting for a core does not
+inflate). Peak memory is the worker's ``VmHWM`` (CPU; it
 includes the ~0.6 GB of imported libraries, also reported as ``base``) or
 ``torch.cuda.max_memory_allocated`` (GPU). ``--inprocess`` runs everything
 in this process instead (fast, for tests; no per-implementation memory).
@@ -94,11 +98,11 @@ def parse_args(argv=None):
                    'available with --compare)')
     p.add_argument('--shape', type=int, nargs=3, metavar=('T', 'H', 'W'),
                    help='clip shape (default: the config\'s training clip)')
-    p.add_argument('--iters', type=int, default=3,
-                   help='timed iterations per round')
+    p.add_argument('--iters', type=int, default=1,
+                   help='timed iterations per implementation and round')
     p.add_argument('--warmup', type=int, default=2,
                    help='untimed iterations before the first round')
-    p.add_argument('--rounds', type=int, default=3,
+    p.add_argument('--rounds', type=int, default=10,
                    help='rounds (implementations alternate within each)')
     p.add_argument('--threads', type=int, default=None,
                    help='CPU threads (default: torch\'s default)')
@@ -402,12 +406,13 @@ class Bench:
         if self.cuda:
             torch.cuda.synchronize(self.device)
 
-    def run(self, iters: int) -> List[float]:
+    def run(self, iters: int) -> List[List[float]]:
+        """``[wall seconds, process CPU seconds]`` of each iteration."""
         times = []
         for _ in range(iters):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             self.step()
-            times.append(time.perf_counter() - t0)
+            times.append([time.perf_counter() - t0, time.process_time() - c0])
         return times
 
     def warmup(self, iters: int) -> None:
@@ -574,21 +579,28 @@ def run_phase(phase: str, impls: Sequence[str], cfg, spec, args,
             for impl in list(impls[k:]) + list(impls[:k]):
                 t = clients[impl].call(cmd='run', iters=args.iters)['times']
                 times[impl].append(t)
-            line = '  '.join(
-                f'{i} {statistics.median(times[i][-1]) * 1e3:.0f} ms'
-                for i in impls)
+            last = {
+                i: statistics.median(x[0] for x in times[i][-1])
+                for i in impls
+            }
+            line = '  '.join(f'{i} {t * 1e3:.0f} ms' for i, t in last.items())
             print(f'[{phase}] round {r + 1}/{args.rounds}: {line} '
                   f'(median per iteration)', flush=True)
         results = {}
         for impl in impls:
             st = clients[impl].call(cmd='stats')
             flat = [x for rnd in times[impl] for x in rnd]
-            ips = statistics.median(args.batch / x for x in flat)
+            ips = statistics.median(args.batch / x[0] for x in flat)
             mult = 3.0 if phase == 'train' else 1.0
             results[impl] = dict(
                 clips_per_s=ips,
                 gflop_per_s=ips * st['gflops_per_clip'] * mult,
-                round_medians=[statistics.median(x) for x in times[impl]],
+                round_medians=[
+                    statistics.median(x[0] for x in rnd)
+                    for rnd in times[impl]
+                ],
+                min_s=min(x[0] for x in flat),
+                cpu_s=statistics.median(x[1] for x in flat),
                 **st)
         return results
     finally:
@@ -608,7 +620,9 @@ def ratios(results: Dict[str, Dict], base: str = 'mmx3d') -> Dict[str, Dict]:
         per_round = [o / m for o, m in zip(r['round_medians'],
                                            b['round_medians'])]
         entry = dict(speedup=statistics.median(per_round),
-                     speedup_per_round=per_round)
+                     speedup_per_round=per_round,
+                     speedup_best=r['min_s'] / b['min_s'],
+                     speedup_cpu=r['cpu_s'] / b['cpu_s'])
         if b.get('peak_mem_mb') and r.get('peak_mem_mb'):
             entry['mem_ratio'] = b['peak_mem_mb'] / r['peak_mem_mb']
         out[impl] = entry
@@ -735,7 +749,8 @@ def main(argv=None) -> Dict:
                 if key in r:
                     results[impl][f'{phase}_{key}'] = r[key]
         for impl, rr in report[phase]['ratios'].items():
-            results['mmx3d'][f'{phase}_speedup_vs_{impl}'] = rr['speedup']
+            for key in ('speedup', 'speedup_best', 'speedup_cpu'):
+                results['mmx3d'][f'{phase}_{key}_vs_{impl}'] = rr[key]
             if 'mem_ratio' in rr:
                 results['mmx3d'][f'{phase}_mem_ratio_vs_{impl}'] = rr[
                     'mem_ratio']
@@ -758,8 +773,9 @@ def print_report(report: Dict, spec: Dict, args) -> None:
         if phase not in report:
             continue
         res, rat = report[phase]['results'], report[phase]['ratios']
-        print(f'\n{phase}: {args.batch} clips of {"x".join(map(str, spec["shape"]))}'  # noqa: E501
-              f', {args.rounds} rounds x {args.iters} iterations')
+        shape = 'x'.join(map(str, spec['shape']))
+        print(f'\n{phase}: {args.batch} clips of {shape}, {args.rounds} '
+              f'rounds x {args.iters} iterations')
         print(f'  {"impl":13s} {"clips/s":>8s} {"GFLOP/s":>8s} '
               f'{mem_kind + " MB":>14s} {"speedup":>8s} {"mem ratio":>9s}')
         for impl, r in res.items():
@@ -774,7 +790,9 @@ def print_report(report: Dict, spec: Dict, args) -> None:
         for impl, rr in rat.items():
             per = ', '.join(f'{x:.2f}' for x in rr['speedup_per_round'])
             line = (f'  mmx3d vs {impl}: {phase} speed {rr["speedup"]:.2f}x '
-                    f'(median of rounds: {per})')
+                    f'(median of rounds: {per}; best-of '
+                    f'{rr["speedup_best"]:.2f}x, CPU time '
+                    f'{rr["speedup_cpu"]:.2f}x)')
             if 'mem_ratio' in rr:
                 line += f', peak memory {rr["mem_ratio"]:.2f}x of {impl}'
             print(line)

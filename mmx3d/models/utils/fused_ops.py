@@ -161,12 +161,12 @@ class _BNSESwishConv(torch.autograd.Function):
         se = fc1_w is not None
         pooled = h = s = None
         if se:
-            n, c = x.shape[:2]
-            pooled = y.mean(tuple(range(2, nd)))  # (N, C)
-            h = F.linear(pooled, fc1_w.view(fc1_w.shape[0], c), fc1_b)
-            s = torch.sigmoid(
-                F.linear(h.relu(), fc2_w.view(c, fc2_w.shape[1]), fc2_b))
-            y.mul_(_per_channel(s, nd))
+            # the same ops as SEModule, so the forward is bitwise equal
+            pooled = y.mean(tuple(range(2, nd)), keepdim=True)
+            h = F.conv3d(pooled, fc1_w, fc1_b)
+            s = torch.sigmoid(F.conv3d(h.relu(), fc2_w, fc2_b))
+            y.mul_(s)
+            pooled, h, s = (t.flatten(1) for t in (pooled, h, s))  # (N, C)
         y.mul_(torch.sigmoid(y))
         out = F.conv3d(y, weight)
         ctx.save_for_backward(x, bn_weight, bn_bias, running_mean,
