@@ -300,7 +300,10 @@ class Bench:
         else:
             self.model.eval()
             if impl == 'mmx3d' and not args.no_deploy:
-                self._deploy()
+                from mmx3d.models.utils.fuse_bn import fuse_bn
+                self.unfused = copy.deepcopy(self.model.state_dict())
+                self._cfg = cfg
+                fuse_bn(self.model)
         if args.compile and impl == 'mmx3d':
             t0 = time.perf_counter()
             self.model.backbone.compile()
@@ -362,15 +365,18 @@ class Bench:
         self.optim = (AmpOptimWrapper(optimizer=optim) if self.amp else
                       OptimWrapper(optimizer=optim))
 
-    def _deploy(self):
-        from mmx3d.models.utils.fuse_bn import fuse_bn
+    def _deploy_check(self) -> float:
+        """Largest logit difference of the folded model from the unfused
+        one (rebuilt from the saved weights) on the benchmark batch."""
         torch = self.torch
+        ref_model = self._build_mm('mmx3d', self._cfg, None)
+        ref_model.load_state_dict(self.unfused)
+        ref_model.to(self.device).eval()
         with torch.no_grad():
             data = self.model.data_preprocessor(self.data, False)
-            ref = self.model(data['inputs'], mode='tensor', stage='head')
-            fuse_bn(self.model)
             out = self.model(data['inputs'], mode='tensor', stage='head')
-        self.extra['deploy_max_abs_diff'] = float((out - ref).abs().max())
+            ref = ref_model(data['inputs'], mode='tensor', stage='head')
+        return float((out - ref).abs().max())
 
     # -- timing ------------------------------------------------------------
     def _autocast(self):
@@ -428,6 +434,8 @@ class Bench:
         else:
             out['peak_mem_mb'] = peak_rss_mb()
             out['base_mem_mb'] = self.base_mem
+        if getattr(self, 'unfused', None) is not None:  # after the peak
+            out['deploy_max_abs_diff'] = self._deploy_check()
         return out
 
 

@@ -165,8 +165,10 @@ class X3DBottleneck(nn.Module):
         def _inner(x):
             identity = x if self.downsample is None else self.downsample(x)
             out = self._branch(x)
-            # the branch output is a fresh tensor no backward needs
-            return out.add_(identity) if self.fused_ops else out + identity
+            if self.fused_ops or not torch.is_grad_enabled():
+                # a fresh tensor that no backward function needs
+                return out.add_(identity)
+            return out + identity
 
         if self.with_cp and x.requires_grad:
             out = cp.checkpoint(_inner, x, use_reentrant=False)
