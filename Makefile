@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.mmx3d-setup
 NPROC  ?= 2
 
-.PHONY: setup demo test lint docs clean
+.PHONY: setup demo test lint docs docs-check clean
 
 setup: $(STAMP)
 
@@ -23,6 +23,10 @@ test: setup lint
 
 docs: setup
 	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
+
+# open the built site in headless Chromium (Debian's `chromium` package)
+docs-check: docs
+	$(PY) tools/docs/check_site.py
 
 clean:
 	rm -rf docs/_build work_dirs build *.egg-info
