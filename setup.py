@@ -64,8 +64,8 @@ if __name__ == '__main__':
         long_description_content_type='text/markdown',
         license='Apache License 2.0',
         python_requires='>=3.9',
-        packages=find_packages(
-            exclude=('configs', 'tools', 'tools.*', 'tests', 'tests.*', 'docs')),
+        packages=find_packages(exclude=('configs', 'tools', 'tools.*',
+                                        'tests', 'tests.*', 'docs')),
         include_package_data=True,
         package_data={'mmx3d': ['.mim/**/*', 'datasets/label_maps/*.txt']},
         install_requires=[
