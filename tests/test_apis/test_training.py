@@ -113,7 +113,8 @@ def test_corrupt_video_is_logged_and_skipped(synthetic_data, tmp_path):
     import shutil
     data = str(tmp_path / 'data')
     shutil.copytree(synthetic_data, data)
-    bad = osp.join(data, 'videos', 'train', 'moving_right_00000.mp4')
+    first = open(osp.join(data, 'train_list_videos.txt')).readline().split()[0]
+    bad = osp.join(data, 'videos', first)
     with open(bad, 'wb') as f:
         f.write(os.urandom(2048))
     work = str(tmp_path / 'work')
