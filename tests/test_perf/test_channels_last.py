@@ -4,6 +4,7 @@ map of the backbone really is channels-last."""
 import copy
 import os.path as osp
 
+import pytest
 import torch
 from mmengine.config import Config
 
@@ -59,9 +60,10 @@ def test_data_preprocessor_same_values_channels_last():
     assert off.is_contiguous()
 
 
-def _recognizer(channels_last):
+def _recognizer(channels_last, fused_ops=False):
     cfg = Config.fromfile(osp.join(ROOT, 'configs/x3d/x3d_xs_kinetics400.py'))
-    cfg.model.backbone.update(gamma_d=1.0, channels_last=channels_last)
+    cfg.model.backbone.update(gamma_d=1.0, channels_last=channels_last,
+                              fused_ops=fused_ops)
     cfg.model.cls_head.dropout_ratio = 0.0
     cfg.model.data_preprocessor.update(type='X3DDataPreprocessor',
                                        channels_last=channels_last)
@@ -77,26 +79,50 @@ def _loss_and_grads(model, data, dtype):
     return loss.detach(), {n: p.grad for n, p in model.named_parameters()}
 
 
-def test_recognizer_channels_last_end_to_end():
-    """float32, as trained: every conv of the backbone sees and produces
-    channels-last tensors; the loss matches the default layout's."""
+@pytest.mark.parametrize('threads', [1, 2])
+@pytest.mark.parametrize('fused', [False, True])
+def test_recognizer_channels_last_end_to_end(threads, fused):
+    """float32, as trained: every conv of the backbone gets, and every stage
+    returns, channels-last tensors (also with one thread, where PyTorch runs
+    convs with 1x1 spatial kernels with a kernel that returns contiguous
+    tensors); the loss matches the default layout's."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        _check_end_to_end(fused)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _check_end_to_end(fused):
     torch.manual_seed(0)
     plain = _recognizer(False)
-    cl = _recognizer(True)
+    cl = _recognizer(True, fused_ops=fused)
     cl.load_state_dict(plain.state_dict())
     seen = []
 
     def check(module, inp, out):
-        seen.append(inp[0].is_contiguous(memory_format=CL)
-                    and out.is_contiguous(memory_format=CL))
+        seen.append(inp[0].is_contiguous(memory_format=CL))
 
     for m in cl.backbone.modules():
         if isinstance(m, torch.nn.Conv3d) and m.kernel_size != (1, 1, 1):
             m.register_forward_hook(check)
+    feats = []
+    for stage in ('res2', 'res3', 'res4', 'res5'):
+        getattr(cl.backbone, stage).register_forward_hook(
+            lambda m, i, o: feats.append(o.is_contiguous(memory_format=CL)))
     data = _data()
     loss1, _ = _loss_and_grads(plain, data, torch.float32)
     loss2, _ = _loss_and_grads(cl, data, torch.float32)
-    assert len(seen) == 2 + 11 and all(seen)  # stem 2 + conv_b x 11
+    assert feats == [True] * 4
+    if not fused:  # the fused blocks call conv_b functionally
+        assert len(seen) == 2 + 11 and all(seen)  # stem 2 + conv_b x 11
+    with torch.no_grad():  # and in eval mode
+        cl.eval()
+        feats.clear()
+        d = cl.data_preprocessor(copy.deepcopy(data), False)
+        cl(d['inputs'], mode='tensor', stage='head')
+        assert feats == [True] * 4
     torch.testing.assert_close(loss2, loss1, rtol=1e-5, atol=1e-6)
 
 

@@ -41,6 +41,10 @@ def _double(model):
 
 @pytest.mark.parametrize('backend', BACKENDS)
 def test_compile_hook_keeps_outputs_and_gradients(backend):
+    from torch import _dynamo
+    from torch._dynamo.utils import counters
+    _dynamo.reset()
+    counters.clear()
     torch.manual_seed(0)
     model = _Tiny()
     if backend == 'eager':
@@ -65,6 +69,8 @@ def test_compile_hook_keeps_outputs_and_gradients(backend):
         assert (p1.grad - p2.grad).abs().max().item() <= tol * 10 * scale, n
     # state dict keys are unchanged (checkpoints stay loadable)
     assert list(model.state_dict()) == list(compiled.state_dict())
+    # one graph: the fused autograd functions do not break it
+    assert not counters['graph_break']
 
 
 def test_compile_hook_unknown_target():

@@ -2,6 +2,7 @@
 """Folding BN into convolutions keeps the eval-mode outputs."""
 import copy
 import os.path as osp
+import pickle
 from types import SimpleNamespace
 
 import pytest
@@ -16,11 +17,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CL = torch.channels_last_3d
 
 
-def _recognizer(channels_last=False, **backbone):
-    cfg = Config.fromfile(osp.join(ROOT, 'configs/x3d/x3d_xs_kinetics400.py'))
-    cfg.model.backbone.update(gamma_d=1.0, channels_last=channels_last,
-                              **backbone)
-    model = MODELS.build(cfg.model)
+def _randomise_bn(model):
     g = torch.Generator().manual_seed(0)
     for m in model.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
@@ -29,6 +26,14 @@ def _recognizer(channels_last=False, **backbone):
                 m.bias.uniform_(-0.3, 0.3, generator=g)
                 m.running_mean.uniform_(-0.3, 0.3, generator=g)
                 m.running_var.uniform_(0.5, 2.0, generator=g)
+
+
+def _recognizer(channels_last=False, **backbone):
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/x3d/x3d_xs_kinetics400.py'))
+    cfg.model.backbone.update(gamma_d=1.0, channels_last=channels_last,
+                              **backbone)
+    model = MODELS.build(cfg.model)
+    _randomise_bn(model)
     return model.eval()
 
 
@@ -117,3 +122,32 @@ def test_test_tool_adds_the_hook(monkeypatch, tmp_path):
         ])
     assert 'FuseBNHook' in captured['hooks']
     assert HOOKS.get('FuseBNHook') is not None
+
+
+def test_fuse_bn_hook_in_a_real_test_loop(synthetic_data, tmp_path):
+    """MMEngine's test loop with ``FuseBNHook`` (the hook runs after the
+    checkpoint is loaded) gives the unfused model's predictions."""
+    from mmx3d.apis import build_runner
+    from tests.helpers.tiny import tiny_synthetic_cfg
+    model = None
+    ckpt = str(tmp_path / 'random.pth')
+    scores = {}
+    for fuse in (False, True):
+        cfg = tiny_synthetic_cfg(synthetic_data, str(tmp_path / f'w{fuse}'))
+        cfg.test_evaluator = dict(type='DumpResults',
+                                  out_file_path=str(tmp_path / f'{fuse}.pkl'))
+        cfg.custom_hooks = [dict(type='FuseBNHook')] if fuse else []
+        if model is None:
+            model = MODELS.build(cfg.model)
+            _randomise_bn(model)
+            torch.save(dict(state_dict=model.state_dict()), ckpt)
+        cfg.load_from = ckpt
+        runner = build_runner(cfg)
+        runner.test()
+        # stem + 4 blocks x 3 + 4 shortcuts + conv5
+        assert count_bn(runner.model) == (0 if fuse else 18)
+        with open(tmp_path / f'{fuse}.pkl', 'rb') as f:
+            scores[fuse] = torch.stack(
+                [torch.as_tensor(r['pred_score']) for r in pickle.load(f)])
+    torch.testing.assert_close(scores[True], scores[False], rtol=1e-5,
+                               atol=1e-6)

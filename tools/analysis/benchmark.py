@@ -52,6 +52,15 @@ in this process instead (fast, for tests; no per-implementation memory).
 
 GFLOP/s counts the multiply-adds of conv and linear layers, as the X3D
 paper counts FLOPs, of one forward pass; a training step counts 3x that.
+The workers inherit the environment, so allocator settings exported before
+the command (``MALLOC_*``, ``THP_MEM_ALLOC_ENABLE``) apply to every
+implementation alike.
+
+``--json PATH`` writes ``{impl: {"train_clips_per_s", "infer_clips_per_s",
+"train_peak_mem_mb", "infer_peak_mem_mb", ...}}`` for ``impl`` in
+``mmx3d``, ``mmaction2``, ``pytorchvideo``; the ``mmx3d`` entry also holds
+the ratios (``train_speedup_vs_mmaction2``, ``train_mem_ratio_vs_...``,
+``infer_deploy_max_abs_diff``, ``data_clips_per_s_per_worker``, ...).
 
 ``--data`` times the config's training pipeline (decode, sample, augment)
 on synthetic videos written to a temporary directory, in this process with
@@ -116,9 +125,6 @@ def parse_args(argv=None):
                    'fused ops')
     p.add_argument('--no-deploy', action='store_true',
                    help='mmx3d inference without BN folding')
-    p.add_argument('--thp', action='store_true',
-                   help='set THP_MEM_ALLOC_ENABLE=1 (transparent huge '
-                   'pages for PyTorch CPU tensors) in every worker')
     p.add_argument('--inprocess', action='store_true',
                    help='run all implementations in this process (no '
                    'per-implementation peak memory)')
@@ -209,6 +215,7 @@ def import_pytorchvideo_x3d():
     detection head only; where torchvision is absent a stand-in module is
     registered for that import (X3D does not use it).
     """
+    stub = {}
     try:
         import torchvision  # noqa: F401
     except ImportError:
@@ -216,19 +223,24 @@ def import_pytorchvideo_x3d():
         tv = types.ModuleType('torchvision')
         ops = types.ModuleType('torchvision.ops')
 
-        class RoIAlign:  # noqa: D401 - placeholder, never instantiated
+        class RoIAlign:  # placeholder, never instantiated by X3D
 
             def __init__(self, *args, **kwargs):
                 raise RuntimeError('torchvision is not installed')
 
         ops.RoIAlign = RoIAlign
         tv.ops = ops
-        sys.modules.setdefault('torchvision', tv)
-        sys.modules.setdefault('torchvision.ops', ops)
+        stub = {'torchvision': tv, 'torchvision.ops': ops}
+        sys.modules.update(stub)
     try:
         from pytorchvideo.models.x3d import create_x3d
     except Exception:  # noqa: BLE001 - any import failure means absent
         return None
+    finally:
+        # nobody else may mistake the stand-in for torchvision
+        for name, module in stub.items():
+            if sys.modules.get(name) is module:
+                del sys.modules[name]
     return create_x3d
 
 
@@ -314,16 +326,16 @@ class Bench:
 
     # -- building ----------------------------------------------------------
     def _build_mm(self, impl, cfg, spec):
-        from mmengine.registry import init_default_scope
+        from mmengine.registry import DefaultScope
         if impl == 'mmx3d':
             from mmx3d.registry import MODELS
             from mmx3d.utils import register_all_modules
             register_all_modules(init_default_scope=False)
-            init_default_scope('mmx3d')
-            return MODELS.build(mmx3d_model_cfg(cfg, self.args))
+            with DefaultScope.overwrite_default_scope('mmx3d'):
+                return MODELS.build(mmx3d_model_cfg(cfg, self.args))
         from mmaction.registry import MODELS
-        init_default_scope('mmaction')
-        return MODELS.build(mmaction2_model_cfg(spec))
+        with DefaultScope.overwrite_default_scope('mmaction'):
+            return MODELS.build(mmaction2_model_cfg(spec))
 
     def _build_ptv(self, spec):
         create_x3d = import_pytorchvideo_x3d()
@@ -567,8 +579,6 @@ def run_phase(phase: str, impls: Sequence[str], cfg, spec, args,
     env = dict(os.environ)
     if args.threads:
         env['OMP_NUM_THREADS'] = env['MKL_NUM_THREADS'] = str(args.threads)
-    if args.thp:
-        env['THP_MEM_ALLOC_ENABLE'] = '1'
     clients = {}
     try:
         for impl in impls:
@@ -644,10 +654,10 @@ def data_throughput(cfg, args, spec) -> Dict:
     import numpy as np
     import torch
     from mmengine.dataset import Compose
-    from mmengine.registry import init_default_scope
+    from mmengine.registry import DefaultScope
 
     from mmx3d.datasets.synthetic import render_video, write_video
-    init_default_scope(cfg.get('default_scope', 'mmx3d'))
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     pipeline = cfg.train_dataloader.dataset.pipeline
@@ -664,7 +674,9 @@ def data_throughput(cfg, args, spec) -> Dict:
         path = osp.join(tmp, f'v{i}.mp4')
         write_video(path, render_video(rng, i % 4, frames, args.data_size))
         paths.append(path)
-    compose = Compose(copy.deepcopy(pipeline))
+    with DefaultScope.overwrite_default_scope(
+            cfg.get('default_scope', 'mmx3d')):
+        compose = Compose(copy.deepcopy(pipeline))
     names = [type(t).__name__ for t in compose.transforms]
     spent = [0.0] * len(names)
 
@@ -687,6 +699,7 @@ def data_throughput(cfg, args, spec) -> Dict:
     for p in paths:
         os.remove(p)
     os.rmdir(tmp)
+    torch.set_num_threads(threads)
     h = args.data_size
     return dict(
         clips_per_s_per_worker=args.data_iters / total,
@@ -719,8 +732,17 @@ def main(argv=None) -> Dict:
         worker_main(args)
         return {}
     import torch
+    threads_before = torch.get_num_threads()
     if args.threads:
         torch.set_num_threads(args.threads)
+    try:
+        return _run(args, argv)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _run(args, argv) -> Dict:
+    import torch
     if args.amp and not args.device.startswith('cuda'):
         raise SystemExit('--amp needs --device cuda')
     import mmx3d  # noqa: F401

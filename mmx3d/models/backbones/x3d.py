@@ -15,9 +15,10 @@ from mmx3d.registry import MODELS
 
 from ..layers import DropConnect, SEModule, Swish
 from ..utils.fused_ops import (
-    bn_relu_channelwise_conv,
     bn_se_swish_conv,
     can_fuse_block,
+    conv_bn_relu_channelwise_conv,
+    keep_memory_format,
 )
 
 ConfigType = Dict
@@ -82,7 +83,7 @@ class X3DBottleneck(nn.Module):
         norm_cfg (dict): Normalisation config.
             Defaults to ``dict(type='BN3d')``.
         with_cp (bool): Gradient checkpointing of the block. Defaults to False.
-        fused_ops (bool): In training, run BN-ReLU-conv_b and
+        fused_ops (bool): In training, run conv_a-BN-ReLU-conv_b and
             BN-SE-Swish-conv_c as the memory-saving autograd functions of
             :mod:`mmx3d.models.utils.fused_ops` (same values and gradients,
             fewer stored activations, faster on CPU). Blocks with modules
@@ -148,16 +149,17 @@ class X3DBottleneck(nn.Module):
     def _branch(self, x: torch.Tensor) -> torch.Tensor:
         if (self.fused_ops and torch.is_grad_enabled()
                 and can_fuse_block(self)):
-            out = self.conv_a(x)
-            out = bn_relu_channelwise_conv(out, self.bn_a, self.conv_b)
+            out = conv_bn_relu_channelwise_conv(x, self.conv_a, self.bn_a,
+                                                self.conv_b)
             out = bn_se_swish_conv(out, self.bn_b, self.se, self.conv_c)
             return self.drop_connect(self.bn_c(out))
-        out = self.relu(self.bn_a(self.conv_a(x)))
+        out = keep_memory_format(self.conv_a(x), x)
+        out = self.relu(self.bn_a(out))
         out = self.bn_b(self.conv_b(out))
         if self.se is not None:
             out = self.se(out)
         out = self.act_b(out)
-        out = self.bn_c(self.conv_c(out))
+        out = self.bn_c(keep_memory_format(self.conv_c(out), out))
         return self.drop_connect(out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -385,7 +387,7 @@ class X3DBackbone(BaseModule):
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last_3d)
         x = self.stem.conv_xy(x)
-        x = self.stem.conv_t(x)
+        x = keep_memory_format(self.stem.conv_t(x), x)
         x = self.stem.relu(self.stem.bn(x))
         outs = []
         for i, name in enumerate(self.res_layers):

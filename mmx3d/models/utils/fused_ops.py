@@ -2,33 +2,39 @@
 """Memory-saving fused operations for training the X3D bottleneck.
 
 Autograd keeps every intermediate tensor of the X3D block alive until the
-backward pass, although most of them are cheap element-wise functions of
-their neighbours. Two autograd functions cover the element-wise stretches on
-both sides of the channel-wise convolution; each keeps only its *input* and
-recomputes the rest in its backward pass::
+backward pass, although most of them are cheap functions of their
+neighbours. Two autograd functions cover the two halves of the block's
+branch around the channel-wise convolution; each keeps only its *input*
+and recomputes the rest in its backward pass::
 
-    x ─ conv_a ─┬─ [bn_relu_channelwise_conv] ──┬─ [bn_se_swish_conv] ─ bn_c ─
-                │  BN_a ─ ReLU ─ conv_b (3x3x3)  │  BN_b ─ SE ─ Swish ─ conv_c
-                └ saved                          └ saved
+    x ─┬─ [conv_bn_relu_channelwise_conv] ─┬─ [bn_se_swish_conv] ─ BN_c ─
+       │  conv_a ─ BN_a ─ ReLU ─ conv_b     │  BN_b ─ SE ─ Swish ─ conv_c
+       └ saved (the block input)            └ saved (conv_b's output)
 
-* :func:`bn_relu_channelwise_conv` stores ``conv_a``'s output and the batch
-  statistics, not the ReLU output (which the first block of every stage has
-  at 4x the resolution of the block's output). Its backward computes the
-  stride-1 input gradient of the channel-wise convolution as a forward
-  convolution with the flipped kernel, which oneDNN runs 2-3x faster on CPU
-  than its depthwise backward-data kernel (the weight gradient still uses
-  the native kernel).
-* :func:`bn_se_swish_conv` stores ``conv_b``'s output, not the BN output,
-  the SE product, the sigmoid and the Swish output (four tensors in
+* :func:`conv_bn_relu_channelwise_conv` stores nothing but the batch
+  statistics: the block input is stored anyway (by the previous block's
+  ReLU and the shortcut), and ``conv_a``'s output, the BN output and the
+  ReLU output (at the pre-stride resolution in the first block of a stage)
+  are recomputed; recomputing the 1x1x1 ``conv_a`` costs a few per cent of
+  a CPU training step. Its backward also computes the stride-1 input
+  gradient of the channel-wise convolution as a forward convolution with
+  the flipped kernel, which oneDNN runs 2-3x faster on CPU than its
+  depthwise backward-data kernel (the weight gradient keeps the native
+  kernel).
+* :func:`bn_se_swish_conv` stores ``conv_b``'s output instead of the BN
+  output, the SE product, the sigmoid and the Swish output (four tensors in
   MMAction2's block, three with a recomputing Swish). The SE module's two
   small fully connected layers are differentiated by hand.
 
-Values and gradients match the unfused modules up to float rounding (checked
-by ``tests/test_perf``); BN running statistics and ``num_batches_tracked``
-are updated exactly as :class:`torch.nn.BatchNorm3d` does, in training and
-in eval (frozen BN) mode. Unsupported module types (``SyncBatchNorm``,
-``SubBatchNorm3d``, a non-Swish activation, ...) are detected by
-:func:`can_fuse_block` and keep the unfused path.
+Per block, the stored branch-width activations drop from six or seven
+(MMAction2) to one. The forward pass runs the same kernels in the same
+order as the plain modules (bitwise equal outputs); gradients match to
+float rounding (``tests/test_perf`` checks both, exactly in float64). BN
+running statistics and ``num_batches_tracked`` are updated as
+:class:`torch.nn.BatchNorm3d` does, in training and in eval (frozen BN)
+mode. Unsupported modules (``SyncBatchNorm``, ``SubBatchNorm3d``, a
+non-Swish activation, ...) and autocast are detected by
+:func:`can_fuse_block`, and such blocks keep the plain path.
 """
 from typing import Optional, Tuple
 
@@ -39,6 +45,7 @@ import torch.nn.functional as F
 _conv_backward = torch.ops.aten.convolution_backward
 _bn_forward = torch.ops.aten.native_batch_norm
 _bn_backward = torch.ops.aten.native_batch_norm_backward
+_CL = torch.channels_last_3d
 
 #: BN classes whose forward is exactly ``F.batch_norm``.
 _PLAIN_BN = (nn.BatchNorm3d, )
@@ -57,6 +64,20 @@ def _per_channel(v: torch.Tensor, ndim: int) -> torch.Tensor:
     if v.dim() == 1:
         return v.view((1, -1) + (1, ) * (ndim - 2))
     return v.view(tuple(v.shape) + (1, ) * (ndim - 2))
+
+
+def keep_memory_format(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """``t`` in channels-last-3D layout if ``like`` is.
+
+    With one thread and fewer than 16 clips, PyTorch runs stride-1 1x1x1
+    convolutions with its own kernel, which returns contiguous tensors; this
+    keeps a channels-last network channels-last (a no-op otherwise).
+    """
+    if (like.dim() == 5 and t.dim() == 5
+            and like.is_contiguous(memory_format=_CL)
+            and not t.is_contiguous(memory_format=_CL)):
+        return t.contiguous(memory_format=_CL)
+    return t
 
 
 def _bn_args(bn: nn.modules.batchnorm._BatchNorm
@@ -91,42 +112,50 @@ def _bn_scale_shift(weight: torch.Tensor, bias: torch.Tensor,
     return scale, bias - mean * scale
 
 
-class _BNReLUChannelwiseConv(torch.autograd.Function):
-    """``conv3d(relu(batch_norm(x)), w, groups=C)`` keeping only ``x``."""
+class _ConvBNReLUChannelwiseConv(torch.autograd.Function):
+    """``conv3d(relu(batch_norm(pre(x))), w, groups=C)`` keeping only ``x``,
+    where ``pre`` is an optional 1x1x1 conv (recomputed in backward)."""
 
     @staticmethod
-    def forward(ctx, x, bn_weight, bn_bias, running_mean, running_var,
-                batch_stats, factor, eps, weight, stride, padding, dilation):
-        y, mean, invstd = _bn_forward(x, bn_weight, bn_bias, running_mean,
+    def forward(ctx, x, pre_weight, bn_weight, bn_bias, running_mean,
+                running_var, batch_stats, factor, eps, weight, stride,
+                padding, dilation):
+        a = x if pre_weight is None else keep_memory_format(
+            F.conv3d(x, pre_weight), x)
+        y, mean, invstd = _bn_forward(a, bn_weight, bn_bias, running_mean,
                                       running_var, batch_stats, factor, eps)
+        del a
         y.relu_()
         out = F.conv3d(y, weight, None, stride, padding, dilation,
-                       x.shape[1])
-        ctx.save_for_backward(x, bn_weight, bn_bias, running_mean,
-                              running_var, mean, invstd, weight)
+                       y.shape[1])
+        ctx.save_for_backward(x, pre_weight, bn_weight, bn_bias,
+                              running_mean, running_var, mean, invstd, weight)
         ctx.conf = (batch_stats, eps, stride, padding, dilation)
         return out
 
     @staticmethod
     def backward(ctx, grad_out):
-        (x, bn_weight, bn_bias, running_mean, running_var, mean, invstd,
-         weight) = ctx.saved_tensors
+        (x, pre_weight, bn_weight, bn_bias, running_mean, running_var, mean,
+         invstd, weight) = ctx.saved_tensors
         batch_stats, eps, stride, padding, dilation = ctx.conf
-        nd, groups = x.dim(), x.shape[1]
+        need = ctx.needs_input_grad
+        nd = x.dim()
+        zeros, ones = [0] * (nd - 2), [1] * (nd - 2)
+        a = x if pre_weight is None else keep_memory_format(
+            F.conv3d(x, pre_weight), x)
+        groups = a.shape[1]
         scale, shift = _bn_scale_shift(bn_weight, bn_bias, running_mean,
                                        running_var, mean, invstd,
                                        batch_stats, eps)
-        y = torch.addcmul(_per_channel(shift, nd), x, _per_channel(scale, nd))
+        y = torch.addcmul(_per_channel(shift, nd), a, _per_channel(scale, nd))
         y.relu_()
-        need_w = ctx.needs_input_grad[8]
-        zeros = [0] * (nd - 2)
         if all(s == 1 for s in stride):
             # the input gradient of a same-padded stride-1 correlation is
             # the correlation of grad_out with the flipped kernel
             grad_y = F.conv3d(grad_out, weight.flip(2, 3, 4), None, 1,
                               padding, dilation, groups)
             grad_w = None
-            if need_w:
+            if need[9]:
                 grad_w = _conv_backward(grad_out, y, weight, None, stride,
                                         padding, dilation, False, zeros,
                                         groups, [False, True, False])[1]
@@ -134,14 +163,28 @@ class _BNReLUChannelwiseConv(torch.autograd.Function):
             grad_y, grad_w, _ = _conv_backward(grad_out, y, weight, None,
                                                stride, padding, dilation,
                                                False, zeros, groups,
-                                               [True, need_w, False])
-        grad_y = torch.ops.aten.threshold_backward(grad_y, y, 0)
+                                               [True, need[9], False])
+        # ReLU backward written over y (no new buffer: at the first block
+        # of res2 each full-size tensor is a fresh 72 MB mapping)
+        grad_y = torch.ops.aten.threshold_backward.grad_input(
+            grad_y, y, 0, grad_input=y)
         del y
-        gx, gw, gb = _bn_backward(grad_y, x, bn_weight, running_mean,
+        need_a = need[0] or need[1]
+        ga, gw, gb = _bn_backward(grad_y, a, bn_weight, running_mean,
                                   running_var, mean, invstd, batch_stats, eps,
-                                  list(ctx.needs_input_grad[:3]))
-        return (gx, gw, gb, None, None, None, None, None, grad_w, None, None,
-                None)
+                                  [need_a, need[2], need[3]])
+        del grad_y, a
+        gx = g_pre = None
+        if pre_weight is None:
+            gx = ga
+        elif need_a:
+            gx, g_pre, _ = _conv_backward(ga, x, pre_weight, None, ones,
+                                          zeros, ones, False, zeros, 1,
+                                          [need[0], need[1], False])
+            if gx is not None:
+                gx = keep_memory_format(gx, x)
+        return (gx, g_pre, gw, gb, None, None, None, None, None, grad_w,
+                None, None, None)
 
 
 class _BNSESwishConv(torch.autograd.Function):
@@ -168,7 +211,7 @@ class _BNSESwishConv(torch.autograd.Function):
             y.mul_(s)
             pooled, h, s = (t.flatten(1) for t in (pooled, h, s))  # (N, C)
         y.mul_(torch.sigmoid(y))
-        out = F.conv3d(y, weight)
+        out = keep_memory_format(F.conv3d(y, weight), x)
         ctx.save_for_backward(x, bn_weight, bn_bias, running_mean,
                               running_var, mean, invstd, fc1_w, fc2_w, pooled,
                               h, s, weight)
@@ -199,17 +242,23 @@ class _BNSESwishConv(torch.autograd.Function):
                                            zeros, ones, False, zeros, 1,
                                            [True, ctx.needs_input_grad[12],
                                             False])
+        grad_y = keep_memory_format(grad_y, x)
         # d swish / dz = sig * (1 + z * (1 - sig)) = sig + swish * (1 - sig)
         sig.addcmul_(sig, z, value=-1).add_(z)
-        del z
-        grad_b = grad_y.mul_(sig)
+        grad_z = grad_y.mul_(sig)  # d loss / d (BN(x) * s)
         del sig
         grads_se = [None] * 4
         if se:
             c = x.shape[1]
             dims = tuple(range(2, nd))
-            # d loss / d s: sum over T,H,W of grad_z * BN(x)
-            gs = scale * (grad_b * x).sum(dims) + shift * grad_b.sum(dims)
+            # d loss / d s: the sum over T, H, W of grad_z * BN(x); the
+            # product goes into z's buffer, which is free now (Dynamo does
+            # not trace out= into a channels-last tensor)
+            if torch.compiler.is_compiling():
+                gzx = (grad_z * x).sum(dims)
+            else:
+                gzx = torch.mul(grad_z, x, out=z).sum(dims)
+            gs = scale * gzx + shift * grad_z.sum(dims)
             gg = gs * s * (1 - s)  # through the sigmoid, (N, C)
             hr = h.relu()
             g_fc2_w = (gg.t() @ hr).view_as(fc2_w)
@@ -219,22 +268,34 @@ class _BNSESwishConv(torch.autograd.Function):
             g_fc1_b = gh.sum(0)
             g_pooled = gh @ fc1_w.view(-1, c)  # (N, C)
             numel = x[0, 0].numel()
-            grad_b.mul_(_per_channel(s, nd)).add_(
+            # d loss / d BN(x): through the product and the pooling
+            grad_z.mul_(_per_channel(s, nd)).add_(
                 _per_channel(g_pooled / numel, nd))
             grads_se = [g_fc1_w, g_fc1_b, g_fc2_w, g_fc2_b]
-        gx, gw, gb = _bn_backward(grad_b, x, bn_weight, running_mean,
+        del z
+        gx, gw, gb = _bn_backward(grad_z, x, bn_weight, running_mean,
                                   running_var, mean, invstd, batch_stats, eps,
                                   list(ctx.needs_input_grad[:3]))
         return (gx, gw, gb, None, None, None, None, None, *grads_se, grad_w)
 
 
-def bn_relu_channelwise_conv(x: torch.Tensor, bn: nn.Module,
-                             conv: nn.Conv3d) -> torch.Tensor:
-    """``conv(relu(bn(x)))`` for a channel-wise ``conv``, keeping only ``x``
-    for the backward pass.
+def conv_bn_relu_channelwise_conv(x: torch.Tensor,
+                                  pre_conv: Optional[nn.Conv3d],
+                                  bn: nn.Module,
+                                  conv: nn.Conv3d) -> torch.Tensor:
+    """``conv(relu(bn(pre_conv(x))))`` for a channel-wise ``conv``, keeping
+    only ``x`` for the backward pass.
+
+    ``pre_conv``'s output is recomputed in the backward pass (a 1x1x1 conv,
+    a few per cent of the step on CPU) instead of being stored: in X3D's
+    block ``x`` is the block input, which is stored anyway, so the whole
+    ``conv_a`` - ``BN_a`` - ReLU - ``conv_b`` stretch stores nothing of its
+    own but the batch statistics.
 
     Args:
-        x (Tensor): Input (N, C, T, H, W) of ``bn``.
+        x (Tensor): Input (N, Cin, T, H, W).
+        pre_conv (nn.Conv3d, optional): A 1x1x1 conv without bias
+            (``conv_a``); None to start at ``bn``.
         bn (nn.BatchNorm3d): An affine batch norm over C channels.
         conv (nn.Conv3d): A channel-wise (``groups == C``), zero-padded conv
             without bias; padding ``dilation * (kernel - 1) / 2``.
@@ -243,12 +304,17 @@ def bn_relu_channelwise_conv(x: torch.Tensor, bn: nn.Module,
         Tensor: The conv's output.
     """
     running_mean, running_var, batch_stats, factor = _bn_args(bn)
-    return _BNReLUChannelwiseConv.apply(x, bn.weight, bn.bias, running_mean,
-                                        running_var, batch_stats, factor,
-                                        bn.eps, conv.weight,
-                                        tuple(conv.stride),
-                                        tuple(conv.padding),
-                                        tuple(conv.dilation))
+    return _ConvBNReLUChannelwiseConv.apply(
+        x, None if pre_conv is None else pre_conv.weight, bn.weight, bn.bias,
+        running_mean, running_var, batch_stats, factor, bn.eps, conv.weight,
+        tuple(conv.stride), tuple(conv.padding), tuple(conv.dilation))
+
+
+def bn_relu_channelwise_conv(x: torch.Tensor, bn: nn.Module,
+                             conv: nn.Conv3d) -> torch.Tensor:
+    """``conv(relu(bn(x)))``: :func:`conv_bn_relu_channelwise_conv` without
+    the 1x1x1 conv."""
+    return conv_bn_relu_channelwise_conv(x, None, bn, conv)
 
 
 def bn_se_swish_conv(x: torch.Tensor, bn: nn.Module, se: Optional[nn.Module],
@@ -312,6 +378,7 @@ def can_fuse_block(block: nn.Module) -> bool:
         if se.fc1.bias is None or se.fc2.bias is None:
             return False
     return (_is_plain_bn(block.bn_a) and _is_plain_bn(block.bn_b)
+            and _is_conv(block.conv_a, kernel=(1, 1, 1))
             and _is_conv(block.conv_b, depthwise=True)
             and _is_conv(block.conv_c, kernel=(1, 1, 1))
             and type(block.act_b) is Swish)
