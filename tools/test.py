@@ -11,13 +11,10 @@ import argparse
 import json
 import os
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmengine.config import DictAction
 
-from mmengine.config import DictAction  # noqa: E402
-
-from mmx3d.apis.runner import build_runner, load_config  # noqa: E402
+from mmx3d.apis.runner import build_runner, load_config
 
 
 def parse_args(argv=None):

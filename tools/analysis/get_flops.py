@@ -9,14 +9,9 @@ Example::
         --shape 16 256 256
 """
 import argparse
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
-    __file__)))))
-
-from mmx3d.apis.runner import load_config  # noqa: E402
-from mmx3d.utils.complexity import (  # noqa: E402
+from mmx3d.apis.runner import load_config
+from mmx3d.utils.complexity import (
     clip_shape_from_cfg,
     recognizer_complexity,
 )

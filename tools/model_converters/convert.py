@@ -14,10 +14,7 @@ import argparse
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
-
-from mmx3d.converters import (  # noqa: E402
+from mmx3d.converters import (
     convert_checkpoint,
     describe_state_dict,
     detect_format,

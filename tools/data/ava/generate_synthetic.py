@@ -7,13 +7,8 @@ Example::
     python tools/train.py configs/x3d/x3d_xs_ava_synthetic.py
 """
 import argparse
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__))))))
-
-from mmx3d.datasets.ava_synthetic import generate_synthetic_ava  # noqa: E402
+from mmx3d.datasets.ava_synthetic import generate_synthetic_ava
 
 
 def main(argv=None):

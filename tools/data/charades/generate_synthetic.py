@@ -7,13 +7,8 @@ Example::
     python tools/train.py configs/x3d/x3d_xs_charades_synthetic.py
 """
 import argparse
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__))))))
-
-from mmx3d.datasets import charades_synthetic  # noqa: E402
+from mmx3d.datasets import charades_synthetic
 
 
 def main(argv=None):

@@ -1,5 +1,6 @@
 # Copyright (c) mmx3d contributors. All rights reserved.
-"""Write the built-in synthetic motion dataset (Kinetics list format).
+"""Write the built-in synthetic dataset (Kinetics list format): four
+classes that differ only in how the shapes' brightness evolves over a clip.
 
 Example::
 
@@ -7,13 +8,8 @@ Example::
         --val 100
 """
 import argparse
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__))))))
-
-from mmx3d.datasets.synthetic import generate_synthetic_kinetics  # noqa
+from mmx3d.datasets.synthetic import generate_synthetic_kinetics
 
 
 def main(argv=None):
