@@ -10,13 +10,8 @@ import numpy as np
 from mmaction.datasets import AVADataset
 from mmengine.logging import print_log
 
+from mmx3d.fileio.ava import make_image_key, read_exclusions, read_labelmap
 from mmx3d.registry import DATASETS
-
-from ..evaluation.functional.ava_frame_map import (
-    make_image_key,
-    read_exclusions,
-    read_labelmap,
-)
 
 #: key frames of AVA: once per second in [902, 1798]
 AVA_VALID_TIMESTAMPS = (902, 1798)

@@ -3,13 +3,8 @@
 import numpy as np
 import pytest
 
-from mmx3d.evaluation.functional import (
-    evaluate_frame_map,
-    read_csv,
-    read_exclusions,
-    read_labelmap,
-    tp_fp_single_class,
-)
+from mmx3d.evaluation.functional import evaluate_frame_map, tp_fp_single_class
+from mmx3d.fileio import read_csv, read_exclusions, read_labelmap
 
 LABELS = ('item {\n  name: "a"\n  id: 1\n}\n'
           'item {\n  name: "b"\n  id: 2\n}\n'

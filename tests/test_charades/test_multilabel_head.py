@@ -5,8 +5,8 @@ import torch.nn.functional as F
 from mmaction.structures import ActionDataSample
 
 from mmx3d.models.heads import X3DMultiLabelHead
-from mmx3d.models.heads.x3d_multilabel_head import to_multi_hot
 from mmx3d.registry import MODELS
+from mmx3d.structures import to_multi_hot
 
 
 def make_head(**kwargs):

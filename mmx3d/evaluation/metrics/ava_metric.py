@@ -10,13 +10,10 @@ import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MessageHub, MMLogger, print_log
 
+from mmx3d.fileio.ava import make_image_key
 from mmx3d.registry import METRICS
 
-from ..functional.ava_frame_map import (
-    MAX_DETS_PER_KEY,
-    evaluate_frame_map,
-    make_image_key,
-)
+from ..functional.ava_frame_map import MAX_DETS_PER_KEY, evaluate_frame_map
 
 
 def current_log_dir() -> Optional[str]:

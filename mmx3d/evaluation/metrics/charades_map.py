@@ -10,8 +10,8 @@ import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
 
-from mmx3d.models.heads.x3d_multilabel_head import to_multi_hot
 from mmx3d.registry import METRICS
+from mmx3d.structures import to_multi_hot
 
 
 def average_precision(scores: np.ndarray, labels: np.ndarray) -> float:

@@ -6,6 +6,7 @@ import torch
 from mmaction.utils import SampleList
 
 from mmx3d.registry import MODELS
+from mmx3d.structures import to_multi_hot
 
 from .x3d_head import X3DClsHead
 
@@ -124,30 +125,3 @@ class X3DMultiLabelHead(X3DClsHead):
             sample.set_pred_label((prob >= self.threshold).long())
         return data_samples
 
-
-def to_multi_hot(label: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """A float multi-hot vector from a multi-hot or class-index label.
-
-    Args:
-        label (Tensor): Float multi-hot (num_classes,); integer multi-hot
-            (num_classes,) with values in {0, 1}; or integer class indices.
-        num_classes (int): Number of classes.
-
-    Returns:
-        Tensor: float32 (num_classes,) on the label's device.
-    """
-    label = torch.as_tensor(label).reshape(-1)
-    if label.is_floating_point():
-        if label.numel() != num_classes:
-            raise ValueError(f'a float (multi-hot) label must have '
-                             f'{num_classes} entries, got {label.numel()}')
-        return label.float()
-    if label.numel() == num_classes and bool(((label == 0) |
-                                              (label == 1)).all()):
-        return label.float()
-    if label.numel() and (label.min() < 0 or label.max() >= num_classes):
-        raise ValueError(f'class index out of range [0, {num_classes}) in '
-                         f'label {label.tolist()}')
-    out = torch.zeros(num_classes, device=label.device)
-    out[label.long()] = 1
-    return out

@@ -1,0 +1,10 @@
+# Copyright (c) mmx3d contributors. All rights reserved.
+"""File readers shared by datasets, evaluation and tools."""
+from .ava import (
+    make_image_key,
+    read_csv,
+    read_exclusions,
+    read_labelmap,
+)
+
+__all__ = ['make_image_key', 'read_csv', 'read_exclusions', 'read_labelmap']
