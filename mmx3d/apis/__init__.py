@@ -1,4 +1,5 @@
 # Copyright (c) mmx3d contributors. All rights reserved.
+from .action_detection import build_ava_detector, detect_actions
 from .inference import (
     KINETICS400_LABEL_MAP,
     VideoReadError,
@@ -7,6 +8,7 @@ from .inference import (
     read_label_map,
     recognize,
 )
+from .proposals import detect_keys, detect_persons, init_person_detector
 from .runner import (
     build_runner,
     find_resume_checkpoint,
@@ -17,4 +19,5 @@ from .runner import (
 __all__ = ['build_runner', 'find_resume_checkpoint', 'load_config',
            'prepare_cfg', 'KINETICS400_LABEL_MAP', 'VideoReadError',
            'init_recognizer', 'inference_recognizer', 'read_label_map',
-           'recognize']
+           'recognize', 'build_ava_detector', 'detect_actions',
+           'detect_keys', 'detect_persons', 'init_person_detector']

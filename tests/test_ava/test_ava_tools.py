@@ -1,12 +1,19 @@
 # Copyright (c) mmx3d contributors. All rights reserved.
-"""tools/data/ava/generate_proposals.py and tools/demo/detect_ava.py."""
-import importlib.util
+"""mmx3d.apis.proposals and mmx3d.apis.action_detection, and their CLIs
+tools/data/ava/generate_proposals.py and tools/demo/detect_ava.py."""
 import os.path as osp
 import pickle
+import re
+import subprocess
+import sys
 
 import cv2
 import numpy as np
+import pytest
 import torch
+
+from mmx3d.apis import action_detection as ad
+from mmx3d.apis import proposals as gp
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -48,15 +55,42 @@ test_dataloader = dict(dataset=dict(type='CocoDataset',
 """
 
 
-def _load_tool(rel):
-    spec = importlib.util.spec_from_file_location(
-        osp.splitext(osp.basename(rel))[0], osp.join(ROOT, rel))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def _run(tool, *args):
+    """Run a CLI in a fresh interpreter; its stdout."""
+    res = subprocess.run([sys.executable, osp.join(ROOT, tool), *args],
+                         capture_output=True, text=True, cwd=ROOT,
+                         timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return res.stdout
 
 
-gp = _load_tool('tools/data/ava/generate_proposals.py')
+def _tiny_detector(tmp_path, classes):
+    """Config path, checkpoint path and model of a random tiny detector."""
+    from mmdet.apis import init_detector
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+    cfg_file = tmp_path / 'det.py'
+    cfg_file.write_text(DET_CONFIG)
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        model = init_detector(Config.fromfile(str(cfg_file)), None,
+                              device='cpu', palette='random')
+    ckpt = str(tmp_path / 'det.pth')
+    torch.save(dict(state_dict=model.state_dict(),
+                    meta=dict(dataset_meta=dict(classes=classes))), ckpt)
+    return str(cfg_file), ckpt
+
+
+def _ava_model(tmp_path):
+    """Config path and a checkpoint of the synthetic AVA detector."""
+    from mmengine.config import Config
+
+    from mmx3d.registry import MODELS
+    config = osp.join(ROOT, 'configs/x3d/x3d_xs_ava_synthetic.py')
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(config).model)
+    ckpt = str(tmp_path / 'model.pth')
+    torch.save(dict(state_dict=model.state_dict(), meta=dict()), ckpt)
+    return config, ckpt
 
 
 def test_to_proposals_keeps_persons_above_threshold():
@@ -79,70 +113,101 @@ def test_key_frame_path_and_keys(tmp_path):
     ann.write_text('v,0902,0,0,1,1,1,0\nv,0902,0,0,1,1,2,0\nw,0903,0,0,1,1,'
                    '1,0\n')
     assert gp.keys_from_annotations(str(ann)) == [('v', 902), ('w', 903)]
+    for vid, index in [('b', 31), ('b', 61), ('a', 91), ('a', 92)]:
+        (tmp_path / 'frames' / vid).mkdir(parents=True, exist_ok=True)
+        (tmp_path / 'frames' / vid / f'img_{index:05d}.jpg').write_bytes(b'')
+    assert gp.keys_from_folders(str(tmp_path / 'frames'), (901, 903)) == [
+        ('a', 903), ('b', 902)]
 
 
-def test_generate_proposals_with_a_detector(tmp_path, ava_synthetic):
-    from mmdet.apis import init_detector
-    from mmengine.config import Config
-    from mmengine.registry import DefaultScope
-    cfg_file = tmp_path / 'det.py'
-    cfg_file.write_text(DET_CONFIG)
-    with DefaultScope.overwrite_default_scope('mmdet'):
-        model = init_detector(Config.fromfile(str(cfg_file)), None,
-                              device='cpu', palette='random')
-    ckpt = str(tmp_path / 'det.pth')
-    torch.save(dict(state_dict=model.state_dict(),
-                    meta=dict(dataset_meta=dict(
-                        classes=('car', 'person', 'dog')))), ckpt)
-    out = str(tmp_path / 'props.pkl')
-    gp.main([str(cfg_file), ckpt, ava_synthetic['data_root'], out,
-             '--ann-file', ava_synthetic['ann_file_val'], '--score-thr',
-             '0.0'])
-    with open(out, 'rb') as f:
-        props = pickle.load(f)
-    keys = gp.keys_from_annotations(ava_synthetic['ann_file_val'])
-    assert sorted(props) == sorted(f'{v},{t:04d}' for v, t in keys)
-    arr = next(iter(props.values()))
-    assert arr.ndim == 2 and arr.shape[1] == 5 and len(arr) > 0
-    assert (arr[:, :4] >= 0).all() and (arr[:, :4] <= 1).all()
-    assert (np.diff(arr[:, 4]) <= 0).all()
-    # the written file is a valid dataset proposal file
+def test_write_proposals_csv_rows(tmp_path):
     from mmx3d.datasets import load_proposals
-    assert set(load_proposals(out)) == set(props)
-    out_csv = str(tmp_path / 'props.csv')
-    gp.write_proposals(props, out_csv)
-    assert set(load_proposals(out_csv)) <= set(props)
+    props = {
+        'v,0902': np.array([[0.1, 0.2, 0.3, 0.4, 0.9],
+                            [0.5, 0.5, 1.0, 1.0, 0.25]], np.float32),
+        'w,0903': np.zeros((0, 5), np.float32),
+    }
+    out = tmp_path / 'p.csv'
+    gp.write_proposals(props, str(out))
+    assert out.read_text().splitlines() == [
+        'v,0902,0.1000,0.2000,0.3000,0.4000,0.900000',
+        'v,0902,0.5000,0.5000,1.0000,1.0000,0.250000',
+    ]
+    back = load_proposals(str(out))
+    assert list(back) == ['v,0902']
+    np.testing.assert_allclose(back['v,0902'], props['v,0902'])
+
+
+@pytest.mark.slow
+def test_generate_proposals_with_a_detector(tmp_path, ava_synthetic):
+    from mmengine.registry import DefaultScope
+
+    from mmx3d.datasets import load_proposals
+    det_cfg, det_ckpt = _tiny_detector(tmp_path, ('car', 'person', 'dog'))
+    detector = gp.init_person_detector(det_cfg, det_ckpt)
+    assert gp.person_label_of(detector, 'Person') == 1
+    keys = gp.keys_from_annotations(ava_synthetic['ann_file_val'])
+    props = gp.detect_keys(detector, ava_synthetic['data_root'], keys, 1,
+                           0.0)
+    assert list(props) == [f'{v},{t:04d}' for v, t in keys]
+    for arr in props.values():
+        assert arr.ndim == 2 and arr.shape[1] == 5 and len(arr) > 0
+        assert (arr[:, :4] >= 0).all() and (arr[:, :4] <= 1).all()
+        assert (np.diff(arr[:, 4]) <= 0).all()
     # the detector's registry scope did not leak out
     assert DefaultScope.get_current_instance().scope_name == 'mmx3d'
+    # the CLI writes the same proposals
+    out = str(tmp_path / 'props.pkl')
+    _run('tools/data/ava/generate_proposals.py', det_cfg, det_ckpt,
+         ava_synthetic['data_root'], out, '--ann-file',
+         ava_synthetic['ann_file_val'], '--score-thr', '0.0')
+    with open(out, 'rb') as f:
+        written = pickle.load(f)
+    assert list(written) == list(props)
+    for key, arr in props.items():
+        np.testing.assert_allclose(written[key], arr, rtol=1e-5, atol=1e-6)
+    # the written file is a valid dataset proposal file
+    assert list(load_proposals(out)) == list(props)
+    # so is the CSV: every row, to its 4 (box) and 6 (score) decimals
+    out_csv = str(tmp_path / 'props.csv')
+    gp.write_proposals(props, out_csv)
+    with open(out_csv) as f:
+        assert len(f.readlines()) == sum(len(a) for a in props.values())
+    back = load_proposals(out_csv)
+    assert list(back) == list(props)
+    for key, arr in props.items():
+        np.testing.assert_allclose(back[key], arr, rtol=0, atol=5e-5)
 
 
-def test_demo_writes_a_video_with_boxes(tmp_path, ava_synthetic):
+@pytest.mark.slow
+def test_demo_draws_boxes_and_actions(tmp_path, ava_synthetic):
     from mmengine.config import Config
 
-    from mmx3d.registry import MODELS
-    demo = _load_tool('tools/demo/detect_ava.py')
-    config = osp.join(ROOT, 'configs/x3d/x3d_xs_ava_synthetic.py')
+    from mmx3d.datasets import load_proposals
+    from mmx3d.datasets.synthetic import write_video
+    config, ckpt = _ava_model(tmp_path)
     cfg = Config.fromfile(config)
-    model = MODELS.build(cfg.model)
-    ckpt = str(tmp_path / 'model.pth')
-    torch.save(dict(state_dict=model.state_dict(), meta=dict()), ckpt)
-    # a 4 s clip of a held-out video: key frames 901..903 -> 902, 903
+    # a 4 s clip of a held-out video: key frames 901..904
     frames_dir = osp.join(ava_synthetic['data_root'], 'syn_val_001')
-    video = str(tmp_path / 'syn_val_001.mp4')
     frames = [cv2.imread(osp.join(frames_dir, f'img_{i:05d}.jpg'))
               for i in range(31, 151)]
-    demo.write_video(video, frames, 30)
-    out = str(tmp_path / 'out.mp4')
-    keys = demo.run_demo(demo.parse_args([
-        config, ckpt, video, out, '--proposals',
-        ava_synthetic['proposal_file_val'], '--timestamp-start', '901',
-        '--label-map', ava_synthetic['label_file_all'],
-        '--action-score-thr', '0.0'
-    ]))
+    proposals = load_proposals(ava_synthetic['proposal_file_val'])
+    keys = ad.detect_actions(
+        ad.build_ava_detector(cfg, ckpt), cfg, frames, 30,
+        proposals=proposals, video_id='syn_val_001',
+        action_score_thr=0.0,
+        labels=ad.load_labels(ava_synthetic['label_file_all']),
+        timestamp_start=901)
     assert sorted(keys) == [901, 902, 903, 904]
     center, boxes, acts = keys[902]
-    assert center == 30 and len(boxes) >= 2 and len(acts[0]) == 3
-    # playable: decord (what MMAction2 reads with) decodes every frame
+    expected = proposals['syn_val_001,0902']
+    expected = expected[expected[:, 4] >= 0.8]
+    assert center == 30 and len(boxes) == len(expected) >= 2
+    np.testing.assert_allclose(boxes, expected[:, :4], atol=1e-3)
+    assert [len(a) for a in acts] == [3] * len(boxes)
+    # the drawn video: decord (what MMAction2 reads with) decodes it
+    out = str(tmp_path / 'out.mp4')
+    write_video(out, np.stack(ad.annotate(frames, keys, 30)), 30)
     import decord
     vr = decord.VideoReader(out)
     assert len(vr) == len(frames)
@@ -157,37 +222,24 @@ def test_demo_writes_a_video_with_boxes(tmp_path, ava_synthetic):
                   magenta).sum() > 200
 
 
-def test_demo_with_a_person_detector(tmp_path, ava_synthetic):
-    from mmdet.apis import init_detector
-    from mmengine.config import Config
-    from mmengine.registry import DefaultScope
-
-    from mmx3d.registry import MODELS
-    demo = _load_tool('tools/demo/detect_ava.py')
-    det_cfg = tmp_path / 'det.py'
-    det_cfg.write_text(DET_CONFIG)
-    with DefaultScope.overwrite_default_scope('mmdet'):
-        det = init_detector(Config.fromfile(str(det_cfg)), None,
-                            device='cpu', palette='random')
-    det_ckpt = str(tmp_path / 'det.pth')
-    torch.save(dict(state_dict=det.state_dict(),
-                    meta=dict(dataset_meta=dict(classes=('person', )))),
-               det_ckpt)
-    config = osp.join(ROOT, 'configs/x3d/x3d_xs_ava_synthetic.py')
-    model = MODELS.build(Config.fromfile(config).model)
-    ckpt = str(tmp_path / 'model.pth')
-    torch.save(dict(state_dict=model.state_dict(), meta=dict()), ckpt)
+@pytest.mark.slow
+def test_detect_ava_cli_with_a_person_detector(tmp_path, ava_synthetic):
+    from mmx3d.datasets.synthetic import write_video
+    det_cfg, det_ckpt = _tiny_detector(tmp_path, ('person', ))
+    config, ckpt = _ava_model(tmp_path)
     frames_dir = osp.join(ava_synthetic['data_root'], 'syn_val_000')
     video = str(tmp_path / 'in.mp4')
-    demo.write_video(video, [
+    write_video(video, np.stack([
         cv2.imread(osp.join(frames_dir, f'img_{i:05d}.jpg'))
         for i in range(61, 91)
-    ], 30)
+    ]), 30)
     out = str(tmp_path / 'out.mp4')
-    keys = demo.run_demo(demo.parse_args([
-        config, ckpt, video, out, '--det-config', str(det_cfg),
-        '--det-checkpoint', det_ckpt, '--det-score-thr', '0.0'
-    ]))
-    assert list(keys) == [0] and len(keys[0][1]) > 0
-    assert osp.getsize(out) > 0
-    assert DefaultScope.get_current_instance().scope_name == 'mmx3d'
+    stdout = _run('tools/demo/detect_ava.py', config, ckpt, video, out,
+                  '--det-config', det_cfg, '--det-checkpoint', det_ckpt,
+                  '--det-score-thr', '0.0')
+    # one key frame (t = 0 s); the random detector's 20 boxes at most,
+    # minus those empty after clipping
+    n = int(re.search(r'(\d+) boxes on 1 key frames', stdout).group(1))
+    assert 0 < n <= 20
+    import decord
+    assert len(decord.VideoReader(out)) == 30
