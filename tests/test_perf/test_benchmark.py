@@ -1,76 +1,217 @@
 # Copyright (c) mmx3d contributors. All rights reserved.
-"""``tools/analysis/benchmark.py`` runs end to end in a tiny configuration.
+"""mmx3d.benchmark and its CLI tools/analysis/benchmark.py.
 
-Nothing here is timed: benchmarks belong to the tool, tests only check that
-it runs, compares like with like and writes what scripts expect.
+Nothing here is timed: the arithmetic on timing tables is checked on fake
+tables with exact answers, the builders against published parameter
+counts, and a tiny end-to-end run against the relations its figures must
+satisfy (GFLOP/s = FLOPs x clips/s, speed-up = median of round ratios).
 """
 import json
 import os.path as osp
+import statistics
+import subprocess
+import sys
 
 import pytest
-from mmengine.config import Config
+import torch
 
-from tools.analysis import benchmark
+from mmx3d.apis.runner import load_config
+from mmx3d.benchmark import (
+    BenchOptions,
+    build_model,
+    data_throughput,
+    denormals_flushed,
+    flush_denormal,
+    gflops_per_clip,
+    import_pytorchvideo_x3d,
+    json_results,
+    model_spec,
+    ratios,
+    run_benchmark,
+    summarize_times,
+)
+from mmx3d.utils.complexity import count_flops, recognizer_complexity
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 XS = osp.join(ROOT, 'configs/x3d/x3d_xs_kinetics400.py')
 S = osp.join(ROOT, 'configs/x3d/x3d_s_kinetics400.py')
-TINY = ['--shape', '4', '32', '32', '--batch', '1', '--iters', '1',
-        '--warmup', '1', '--rounds', '2', '--threads', '1']
+SHAPE = (4, 32, 32)
 
 
-def test_inprocess_compare_data_and_json(tmp_path):
-    out = tmp_path / 'bench.json'
-    res = benchmark.main([
-        XS, *TINY, '--compare', '--inprocess', '--data', '--data-videos',
-        '1', '--data-iters', '1', '--data-size', '48', '--json', str(out)
-    ])
-    saved = json.loads(out.read_text())
-    assert set(saved) == set(res) == {'mmx3d', 'mmaction2', 'pytorchvideo'}
-    for impl, r in saved.items():
-        for key in ('train_clips_per_s', 'infer_clips_per_s',
-                    'train_peak_mem_mb', 'infer_peak_mem_mb'):
-            assert key in r, (impl, key)
-        assert r['train_clips_per_s'] > 0 and r['infer_clips_per_s'] > 0
-    m = saved['mmx3d']
-    assert m['infer_deploy_max_abs_diff'] < 1e-4
-    assert m['data_clips_per_s_per_worker'] > 0
-    for phase in ('train', 'infer'):
-        for other in ('mmaction2', 'pytorchvideo'):
-            assert m[f'{phase}_speedup_vs_{other}'] > 0
+def test_summarize_times_on_a_fake_table():
+    # 3 rounds x 2 iterations of [wall s, CPU s], batch 2
+    times = [[[0.5, 0.4], [0.25, 0.2]],
+             [[1.0, 0.9], [0.4, 0.3]],
+             [[0.2, 0.1], [2.0, 1.5]]]
+    s = summarize_times(times, batch=2, gflops_per_clip=0.5, phase='train')
+    # clips/s per iteration: 4, 8, 2, 5, 10, 1 -> median 4.5
+    assert s['clips_per_s'] == pytest.approx(4.5)
+    # a training step counts 3 forward passes
+    assert s['gflop_per_s'] == pytest.approx(4.5 * 0.5 * 3)
+    assert s['round_medians'] == pytest.approx([0.375, 0.7, 1.1])
+    assert s['min_s'] == 0.2
+    assert s['cpu_s'] == pytest.approx(0.35)
+    infer = summarize_times(times, 2, 0.5, 'infer')
+    assert infer['gflop_per_s'] == pytest.approx(4.5 * 0.5)
 
 
-def test_worker_processes_report_peak_memory(tmp_path):
-    out = tmp_path / 'bench.json'
-    benchmark.main([XS, *TINY, '--mode', 'infer', '--json', str(out)])
-    r = json.loads(out.read_text())['mmx3d']
-    assert r['infer_peak_mem_mb'] > 100  # a real VmHWM of a worker
-    assert 'train_clips_per_s' not in r
+def test_ratios_are_the_median_of_per_round_ratios():
+    base = dict(round_medians=[1.0, 2.0, 1.0, 4.0], min_s=0.5, cpu_s=2.0,
+                peak_mem_mb=600.0)
+    other = dict(round_medians=[3.0, 2.0, 2.5, 8.0], min_s=1.5, cpu_s=3.0,
+                 peak_mem_mb=800.0)
+    third = dict(round_medians=[1.0] * 4, min_s=1.0, cpu_s=1.0,
+                 peak_mem_mb=None)
+    r = ratios(dict(mmx3d=base, mmaction2=other, pytorchvideo=third))
+    # per round 3, 1, 2.5, 2 -> median 2.25 (not 2.75 / 1.5, the ratio of
+    # the medians, nor 15.5 / 8, that of the sums)
+    assert r['mmaction2'] == dict(speedup=2.25,
+                                  speedup_per_round=[3.0, 1.0, 2.5, 2.0],
+                                  speedup_best=3.0, speedup_cpu=1.5,
+                                  mem_ratio=0.75)
+    # per round 1, 0.5, 1, 0.25
+    assert r['pytorchvideo']['speedup'] == 0.75
+    assert 'mem_ratio' not in r['pytorchvideo']  # unknown peak
+    assert ratios(dict(mmaction2=other)) == {}
+
+
+def test_json_results_keys():
+    res = dict(clips_per_s=2.0, gflop_per_s=3.0, peak_mem_mb=10.0,
+               base_mem_mb=5.0)
+    report = dict(
+        infer=dict(results=dict(mmx3d=dict(res, deploy_max_abs_diff=1e-9),
+                                mmaction2=res),
+                   ratios=dict(mmaction2=dict(speedup=2.0, speedup_best=3.0,
+                                              speedup_cpu=4.0,
+                                              mem_ratio=0.5))),
+        data=dict(clips_per_s_per_worker=7.0))
+    assert json_results(report) == dict(
+        mmx3d=dict(infer_clips_per_s=2.0, infer_gflop_per_s=3.0,
+                   infer_peak_mem_mb=10.0, infer_base_mem_mb=5.0,
+                   infer_deploy_max_abs_diff=1e-9,
+                   infer_speedup_vs_mmaction2=2.0,
+                   infer_speedup_best_vs_mmaction2=3.0,
+                   infer_speedup_cpu_vs_mmaction2=4.0,
+                   infer_mem_ratio_vs_mmaction2=0.5,
+                   data_clips_per_s_per_worker=7.0),
+        mmaction2=dict(infer_clips_per_s=2.0, infer_gflop_per_s=3.0,
+                       infer_peak_mem_mb=10.0, infer_base_mem_mb=5.0))
 
 
 @pytest.mark.parametrize('impl,params', [('mmx3d', 3794322),
                                          ('mmaction2', 3794322),
                                          ('pytorchvideo', 3794274)])
-def test_the_three_models_are_the_same_network(impl, params):
+def test_the_three_builders_build_x3d_s(impl, params):
     """Published X3D-S parameter counts (PyTorchVideo lacks the res2
-    shortcut BN: 2 x 24 parameters fewer)."""
-    args = benchmark.parse_args([S, '--shape', '4', '32', '32', '--batch',
-                                 '1'])
-    cfg = Config.fromfile(S)
-    spec = benchmark.model_spec(cfg, args)
-    if impl == 'pytorchvideo' and benchmark.import_pytorchvideo_x3d() is None:
+    shortcut BN: 2 x 24 parameters fewer); the same FLOPs as mmx3d's."""
+    if impl == 'pytorchvideo' and import_pytorchvideo_x3d() is None:
         pytest.skip('PyTorchVideo is not installed')
-    bench = benchmark.Bench(impl, 'train', cfg, spec, args)
-    model = bench.model
-    if impl != 'pytorchvideo':
-        model = [model.backbone, model.cls_head]
-    else:
-        model = [model]
-    assert sum(p.numel() for m in model for p in m.parameters()) == params
-    # GFLOPs of one 4x32x32 clip agree across implementations
-    assert bench.gflops == pytest.approx(0.0255, rel=0.05)
+    cfg = load_config(S)
+    spec = model_spec(cfg, SHAPE)
+    assert spec == dict(arch='s', gamma_w=1.0, gamma_b=2.25, gamma_d=2.2,
+                        num_classes=400, shape=SHAPE, dropout=0.5)
+    model = build_model(impl, cfg, spec)
+    parts = [model] if impl == 'pytorchvideo' else [model.backbone,
+                                                    model.cls_head]
+    assert sum(p.numel() for m in parts for p in m.parameters()) == params
+    reference = recognizer_complexity(build_model('mmx3d', cfg, spec, True),
+                                      SHAPE)['gflops']
+    assert gflops_per_clip(model, SHAPE) == pytest.approx(reference,
+                                                          rel=1e-9)
 
 
-def test_worker_argv_keeps_json_with_the_parent():
-    argv = ['cfg.py', '--json', 'x.json', '--batch', '2', '--json=y']
-    assert benchmark.worker_argv(argv) == ['cfg.py', '--batch', '2']
+def test_flush_denormal_is_scoped():
+    if not torch.set_flush_denormal(False):
+        pytest.skip('this CPU cannot flush denormals')
+    assert not denormals_flushed()
+    with flush_denormal():
+        assert denormals_flushed()
+        with flush_denormal():
+            assert denormals_flushed()
+        assert denormals_flushed()  # the inner block restored "on"
+    assert not denormals_flushed()
+
+
+@pytest.mark.slow
+def test_inprocess_compare_figures_are_consistent():
+    cfg = load_config(XS)
+    spec = model_spec(cfg, SHAPE)
+    opts = BenchOptions(config=XS, shape=SHAPE, batch=2, threads=1)
+    impls = ['mmx3d', 'mmaction2']
+    if import_pytorchvideo_x3d() is not None:
+        impls.append('pytorchvideo')
+    flushed = denormals_flushed()
+    report = run_benchmark(cfg, spec, opts, impls, rounds=3, iters=1,
+                           warmup=1, inprocess=True, log=None)
+    # the benchmark flushes denormals only while it times
+    assert denormals_flushed() == flushed
+    gflops = recognizer_complexity(build_model('mmx3d', cfg, spec, True),
+                                   SHAPE)['gflops']
+    ptv = build_model('pytorchvideo', cfg, spec) if len(impls) > 2 else None
+    for phase, mult in (('train', 3), ('infer', 1)):
+        res = report[phase]['results']
+        assert list(res) == impls
+        for impl, r in res.items():
+            flops = gflops
+            if impl == 'pytorchvideo':
+                flops = count_flops(ptv.eval(), torch.zeros(1, 3, *SHAPE))
+                flops /= 1e9
+            assert r['gflops_per_clip'] == pytest.approx(flops, rel=1e-9)
+            # one iteration per round: the round medians are the times
+            ips = statistics.median(2 / t for t in r['round_medians'])
+            assert r['clips_per_s'] == pytest.approx(ips, rel=1e-12)
+            assert r['gflop_per_s'] == pytest.approx(ips * flops * mult,
+                                                     rel=1e-12)
+            assert r['peak_mem_mb'] is None  # not per impl in one process
+        for impl, rr in report[phase]['ratios'].items():
+            per = [o / m for o, m in zip(res[impl]['round_medians'],
+                                         res['mmx3d']['round_medians'])]
+            assert rr['speedup'] == pytest.approx(statistics.median(per))
+    assert res['mmx3d']['deploy_max_abs_diff'] < 1e-4
+    assert 'deploy_max_abs_diff' not in res['mmaction2']
+
+
+@pytest.mark.slow
+def test_data_throughput_restores_threads():
+    import cv2
+    cfg = load_config(XS)
+    before = torch.get_num_threads(), cv2.getNumThreads()
+    d = data_throughput(cfg, videos=1, iters=2, size=48)
+    assert (torch.get_num_threads(), cv2.getNumThreads()) == before
+    assert d['video'] == '64 frames 64x48 mp4v'
+    names = [t['type'] for t in cfg.train_dataloader.dataset.pipeline]
+    assert list(d['breakdown_ms']) == names
+    # the breakdown adds up to (at most) the total time per clip
+    assert sum(d['breakdown_ms'].values()) <= (
+        1e3 / d['clips_per_s_per_worker'] * 1.0001)
+
+
+@pytest.mark.slow
+def test_cli_worker_processes(tmp_path):
+    """The CLI with one worker process per implementation writes the
+    documented JSON; peak memory is a real worker ``VmHWM``."""
+    out = tmp_path / 'bench.json'
+    res = subprocess.run([
+        sys.executable, osp.join(ROOT, 'tools/analysis/benchmark.py'), XS,
+        '--shape', *map(str, SHAPE), '--batch', '1', '--iters', '1',
+        '--warmup', '1', '--rounds', '2', '--threads', '1', '--mode',
+        'infer', '--impls', 'mmx3d', 'mmaction2', '--json', str(out)
+    ], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert 'round 2/2' in res.stdout
+    saved = json.loads(out.read_text())
+    assert set(saved) == {'mmx3d', 'mmaction2'}
+    m = saved['mmx3d']
+    assert set(m) == {
+        'infer_clips_per_s', 'infer_peak_mem_mb', 'infer_gflop_per_s',
+        'infer_base_mem_mb', 'infer_deploy_max_abs_diff',
+        'infer_speedup_vs_mmaction2', 'infer_speedup_best_vs_mmaction2',
+        'infer_speedup_cpu_vs_mmaction2', 'infer_mem_ratio_vs_mmaction2'
+    }
+    for r in saved.values():
+        # libraries and model alone take more than 100 MB; the peak is
+        # at least what was resident after building
+        assert r['infer_base_mem_mb'] > 100
+        assert r['infer_peak_mem_mb'] >= r['infer_base_mem_mb']
+    assert m['infer_mem_ratio_vs_mmaction2'] == pytest.approx(
+        m['infer_peak_mem_mb'] / saved['mmaction2']['infer_peak_mem_mb'])

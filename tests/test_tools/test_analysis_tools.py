@@ -1,12 +1,27 @@
 # Copyright (c) mmx3d contributors. All rights reserved.
+"""tools/analysis/get_flops.py and plot_accuracy_cost.py."""
+import importlib.util
 import json
 import os.path as osp
 import subprocess
 import sys
 
+import pytest
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
+def _load_tool(rel):
+    """A tool script as a module (tools are scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(
+        'mmx3d_tool_' + osp.splitext(osp.basename(rel))[0],
+        osp.join(ROOT, rel))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.slow
 def test_get_flops_prints_params_and_gflops():
     res = subprocess.run([
         sys.executable, osp.join(ROOT, 'tools/analysis/get_flops.py'),
@@ -19,14 +34,15 @@ def test_get_flops_prints_params_and_gflops():
 
 
 def test_get_flops_custom_shape():
-    from tools.analysis.get_flops import main
+    main = _load_tool('tools/analysis/get_flops.py').main
     res = main([osp.join(ROOT, 'configs/x3d/x3d_xs_kinetics400.py'),
                 '--shape', '13', '160', '160'])
     assert abs(res['gflops'] - 1.963) < 0.001  # XS network on S's clip
 
 
 def test_plot_accuracy_cost(tmp_path):
-    from tools.analysis.plot_accuracy_cost import load_runs, main
+    tool = _load_tool('tools/analysis/plot_accuracy_cost.py')
+    load_runs, main = tool.load_runs, tool.main
     paths = []
     for views, top1 in [(3, 0.7), (9, 0.8), (30, 0.82)]:
         p = tmp_path / f'k{views}.json'
