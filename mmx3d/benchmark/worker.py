@@ -2,7 +2,7 @@
 """Worker processes: one implementation and phase each, driven over pipes.
 
 CPU peak memory is a per-process high-water mark (``VmHWM``), so unless
-``--inprocess`` is not given every implementation runs in its own process,
+``--inprocess`` every implementation runs in its own process,
 ``python -m mmx3d.benchmark.worker IMPL PHASE OPTIONS_JSON``::
 
     parent: WorkerClient.call(cmd)  --JSON line on stdin-->   worker: Bench
@@ -34,7 +34,7 @@ PREFIX = '@mmx3d-benchmark '
 class WorkerClient:
     """A worker process for ``impl`` in ``phase``.
 
-``--inprocess`` every implementation runs in its own process,
+    Args:
         impl (str): Implementation.
         phase (str): ``train`` or ``infer``.
         opts (BenchOptions): Benchmark options.

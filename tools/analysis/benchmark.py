@@ -32,12 +32,13 @@ config (``channels_last=True`` in backbone and data preprocessor,
 built with the same expansion factors and run as published (default memory
 format). All run in fp32 unless ``--amp`` (CUDA only).
 
-Every implementation runs in its own worker process (CPU peak memory, ``VmHWM``, is per process; it includes the ~0.6 GB of
-imported libraries, also reported as ``base``), all importing the same
-libraries, driven in rounds with a rotating order; the speed-up is the
-median of the per-round time ratios, with ``best-of`` and ``CPU time``
-ratios for busy machines (:mod:`mmx3d.benchmark.compare`). On GPU the peak
-is ``torch.cuda.max_memory_allocated``. ``--inprocess`` runs everything in
+Every implementation runs in its own worker process (CPU peak memory,
+``VmHWM``, is per process; it includes the ~0.6 GB of imported libraries,
+also reported as ``base``), all importing the same libraries, driven in
+rounds with a rotating order; the speed-up is the median of the per-round
+time ratios, with ``best-of`` and ``CPU time`` ratios for busy machines
+(:mod:`mmx3d.benchmark.compare`). On GPU the peak is
+``torch.cuda.max_memory_allocated``. ``--inprocess`` runs everything in
 this process instead (fast; no per-implementation memory).
 
 GFLOP/s counts the multiply-adds of conv and linear layers, as the X3D
