@@ -2,9 +2,8 @@
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.mmx3d-setup
-NPROC  ?= 2
 
-.PHONY: setup demo test lint docs docs-check clean
+.PHONY: setup demo test test-fast lint docs docs-check clean
 
 setup: $(STAMP)
 
@@ -18,8 +17,13 @@ demo: setup
 lint: setup
 	$(PY) -m ruff check mmx3d tools tests configs
 
+# everything, the end-to-end runs (marked `slow`) included
 test: setup lint
 	$(PY) -m pytest tests -q
+
+# without the end-to-end runs: `pytest -m "not slow"`
+test-fast: setup lint
+	$(PY) -m pytest tests -q -m "not slow"
 
 docs: setup
 	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html

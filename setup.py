@@ -68,13 +68,14 @@ if __name__ == '__main__':
                                         'tests', 'tests.*', 'docs')),
         include_package_data=True,
         package_data={'mmx3d': ['.mim/**/*', 'datasets/label_maps/*.txt']},
+        # torch: the tested minor release, CPU or CUDA build (runtime.txt
+        # pins the exact CPU wheel the install step uses)
         install_requires=[
             r for r in parse_requirements('runtime.txt')
             if not r.startswith('torch')
-        ] + ['torch>=2.0'] + parse_requirements('mminstall.txt'),
+        ] + ['torch>=2.13,<2.14'] + parse_requirements('mminstall.txt'),
         extras_require={
             'tests': parse_requirements('tests.txt'),
             'docs': parse_requirements('docs.txt'),
-            'optional': parse_requirements('optional.txt'),
         },
         zip_safe=False)

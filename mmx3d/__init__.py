@@ -5,9 +5,12 @@ from .version import __version__, version_info
 
 check_versions()
 
+# Work-arounds that importing MMAction2 and loading MMEngine checkpoints on
+# torch 2.13 need (see mmx3d/utils/compat.py and docs/faq.md); each logs one
+# line on the `mmx3d` logger. The CPU launcher one is applied by
+# mmx3d.apis.build_runner, not here.
 from .utils.compat import (  # noqa: E402
     allow_mmengine_checkpoint_globals,
-    patch_cpu_launcher,
     patch_mmaction_drn,
     patch_mmengine_local_loader,
 )
@@ -15,7 +18,6 @@ from .utils.compat import (  # noqa: E402
 patch_mmaction_drn()
 allow_mmengine_checkpoint_globals()
 patch_mmengine_local_loader()
-patch_cpu_launcher()
 
 # MMAction2's registries fill lazily; mmx3d's child registries look up their
 # parents' tables directly, so MMAction2's modules are imported up front.

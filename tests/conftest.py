@@ -27,7 +27,8 @@ def repo_root():
 
 @pytest.fixture(scope='session')
 def synthetic_data(tmp_path_factory):
-    """A tiny synthetic motion dataset (real mp4v files, decoded by decord)."""
+    """The tiny synthetic dataset of :mod:`mmx3d.datasets.synthetic`: four
+    brightness profiles over time (real mp4v files, decoded by decord)."""
     from mmx3d.datasets.synthetic import generate_synthetic_kinetics
     root = str(tmp_path_factory.mktemp('synthetic'))
     generate_synthetic_kinetics(root, num_train=16, num_val=8, num_frames=16,

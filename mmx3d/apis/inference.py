@@ -32,6 +32,8 @@ from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 
+from .runner import set_test_views
+
 #: The 400 Kinetics-400 class names in MMAction2's ``label_map_k400.txt``
 #: order (alphabetical), i.e. the class indices of every K400 checkpoint.
 KINETICS400_LABEL_MAP = osp.join(
@@ -49,7 +51,8 @@ class VideoReadError(RuntimeError):
 
 
 def read_label_map(path: Optional[str] = None) -> List[str]:
-    """Class names, one per line (``index name`` lines are accepted too).
+    """Class names, one per line: line ``i`` (blank lines skipped) is the
+    name of class ``i``; the whole stripped line is the name.
 
     Args:
         path (str, optional): The file; None reads the Kinetics-400 map.
@@ -113,11 +116,7 @@ def build_test_pipeline(cfg: Config, views: Optional[int] = None) -> Compose:
     steps = cfg.get('test_pipeline') or cfg.test_dataloader.dataset.pipeline
     steps = copy.deepcopy(list(steps))
     if views is not None:
-        if views < 1:
-            raise ValueError(f'views must be >= 1, got {views}')
-        for step in steps:
-            if step['type'] == 'SampleFrames':
-                step['num_clips'] = views
+        set_test_views(steps, views)
     return Compose(steps)
 
 

@@ -4,16 +4,18 @@
 The logic of ``tools/train.py`` and ``tools/test.py`` lives here so that it
 is tested and shared.
 """
+import contextlib
 import glob
 import os.path as osp
 import re
-from typing import Optional
+from typing import List, Optional
 
 import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
+from mmx3d.utils.compat import cpu_launcher_patch
 from mmx3d.utils.setup_env import register_all_modules
 
 
@@ -66,6 +68,31 @@ def _replace_sync_bn(obj):
             _replace_sync_bn(v)
 
 
+def set_test_views(pipeline: List[dict], views: int) -> None:
+    """Set ``num_clips`` of the ``SampleFrames`` steps of a test pipeline.
+
+    The ``--views K`` option of ``tools/test.py`` and the ``views`` argument
+    of :func:`mmx3d.apis.inference_recognizer`.
+
+    Args:
+        pipeline (list[dict]): Transform configs, changed in place.
+        views (int): Clips per video, at least 1.
+
+    Raises:
+        ValueError: If ``views < 1`` or the pipeline has no ``SampleFrames``
+            step (naming the steps it has).
+    """
+    if views < 1:
+        raise ValueError(f'views must be >= 1, got {views}')
+    steps = [step for step in pipeline if step['type'] == 'SampleFrames']
+    if not steps:
+        raise ValueError('cannot set the number of views: the test pipeline '
+                         'has no SampleFrames step (steps: '
+                         f'{[step["type"] for step in pipeline]})')
+    for step in steps:
+        step['num_clips'] = views
+
+
 def prepare_cfg(cfg: Config,
                 work_dir: Optional[str] = None,
                 launcher: str = 'none',
@@ -74,8 +101,49 @@ def prepare_cfg(cfg: Config,
                 no_validate: bool = False,
                 auto_scale_lr: Optional[str] = None,
                 seed: Optional[int] = None,
-                deterministic: bool = False) -> Config:
-    """Apply the command-line options of the launchers to ``cfg``."""
+                deterministic: bool = False,
+                views: Optional[int] = None) -> Config:
+    """Apply the command-line options of the launchers to ``cfg``.
+
+    The rewrites, in order:
+
+    * ``launcher`` and ``work_dir`` (default ``./work_dirs/<config name>``);
+    * without CUDA: with a launcher, the ``gloo`` backend and
+      ``model_wrapper_cfg.device_ids=None`` (MMEngine assumes one GPU per
+      rank); always, ``SyncBN``/``MMSyncBN`` norm layers become ``BN3d`` and
+      a top-level ``sync_bn`` key (MMEngine's conversion of every BN layer
+      of a distributed model) is removed, since neither runs on CPU;
+    * ``amp``: ``AmpOptimWrapper`` with dynamic loss scale; an error on CPU;
+    * ``no_validate``: no validation loop, and no ``save_best``;
+    * ``auto_scale_lr`` ``'on'``/``'off'``: ``auto_scale_lr.enable``;
+    * ``resume``: ``'auto'`` takes :func:`find_resume_checkpoint` of the
+      work dir (training from scratch, with a log line, if there is none),
+      a path must exist;
+    * whenever ``load_from`` is set, a ``ConvertCheckpointHook`` so that
+      PySlowFast / PyTorchVideo / MMAction2 files load as they are;
+    * ``seed``/``deterministic``: ``randomness``;
+    * ``views``: ``num_clips`` of the test pipeline (:func:`set_test_views`).
+
+    Args:
+        cfg (Config): The config, changed in place.
+        work_dir (str, optional): Defaults to None (the config's or the
+            default).
+        launcher (str): ``'none'``, ``'pytorch'``, ``'slurm'`` or
+            ``'mpi'``. Defaults to ``'none'``.
+        resume (str, optional): ``'auto'`` or a checkpoint. Defaults to
+            None.
+        amp (bool): Mixed precision. Defaults to False.
+        no_validate (bool): Skip validation. Defaults to False.
+        auto_scale_lr (str, optional): ``'on'`` or ``'off'``; None keeps
+            the config's. Defaults to None.
+        seed (int, optional): Random seed. Defaults to None.
+        deterministic (bool): Deterministic algorithms. Defaults to False.
+        views (int, optional): Test clips per video; None keeps the
+            config's. Defaults to None.
+
+    Returns:
+        Config: ``cfg``.
+    """
     cfg.launcher = launcher
     if work_dir is not None:
         cfg.work_dir = work_dir
@@ -92,6 +160,10 @@ def prepare_cfg(cfg: Config,
             wrapper['device_ids'] = None
             cfg.model_wrapper_cfg = wrapper
         _replace_sync_bn(cfg.model)
+        if cfg.get('sync_bn') is not None:
+            print_log(f'sync_bn={cfg.sync_bn!r} removed: SyncBatchNorm '
+                      'needs CUDA', logger='current')
+            cfg.sync_bn = None
 
     if amp:
         if not torch.cuda.is_available():
@@ -135,21 +207,31 @@ def prepare_cfg(cfg: Config,
 
     if seed is not None or deterministic:
         cfg.randomness = dict(seed=seed, deterministic=deterministic)
+
+    if views is not None:
+        set_test_views(cfg.test_dataloader.dataset.pipeline, views)
     return cfg
 
 
 def build_runner(cfg: Config, **kwargs) -> Runner:
     """:func:`prepare_cfg`, then MMEngine's ``Runner.from_cfg``.
 
+    With a launcher on a host without CUDA, the Runner is built inside
+    :func:`mmx3d.utils.compat.cpu_launcher_patch`, where MMEngine's
+    ``pytorch`` launcher can call ``torch.cuda.set_device``; outside the
+    Runner's construction torch is untouched.
+
     Keyword arguments are those of :func:`prepare_cfg`.
     """
     register_all_modules(init_default_scope=False)
     cfg = prepare_cfg(cfg, **kwargs)
-    if 'runner_type' in cfg:
-        from mmx3d.registry import RUNNERS
-        return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+    with (cpu_launcher_patch() if cfg.launcher != 'none'
+          else contextlib.nullcontext()):
+        if 'runner_type' in cfg:
+            from mmx3d.registry import RUNNERS
+            return RUNNERS.build(cfg)
+        return Runner.from_cfg(cfg)
 
 
-__all__ = ['load_config', 'find_resume_checkpoint', 'prepare_cfg',
-           'build_runner']
+__all__ = ['load_config', 'find_resume_checkpoint', 'set_test_views',
+           'prepare_cfg', 'build_runner']

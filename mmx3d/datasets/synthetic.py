@@ -1,8 +1,9 @@
 # Copyright (c) mmx3d contributors. All rights reserved.
 """A small Kinetics-format dataset that only temporal models can solve.
 
-Each video shows a few textured shapes drifting in a random direction over a
-cluttered static background. The class is how the shapes' brightness
+Each video shows a few solid-coloured discs and squares drifting in one
+random direction over a cluttered static background; the drift is the same
+for every class and carries no label information. The class is how the shapes' brightness
 evolves over the clip: rising, falling, rising then falling, or falling then
 rising. Every class covers the same range of brightness, so any single frame
 (or the set of frames in shuffled order) is compatible with every class: a

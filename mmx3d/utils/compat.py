@@ -1,7 +1,12 @@
 # Copyright (c) mmx3d contributors. All rights reserved.
 """Work-arounds for known defects of the dependency stack.
 
-Each one is narrow, idempotent and documented in ``docs/faq.md``:
+Each one is narrow, idempotent, documented in ``docs/faq.md``, logs one
+line on the ``mmx3d`` logger (standard :mod:`logging`, level INFO) when it
+is applied, and is tested in ``tests/test_utils/test_compat.py``. The first
+three are applied by ``import mmx3d`` because MMAction2's modules and every
+checkpoint load need them; the launcher one only where a CPU launch needs
+it.
 
 * :func:`patch_mmaction_drn`: the mmaction2 1.2.0 wheel and sdist lack
   ``mmaction/models/localizers/drn/``, so ``import mmaction.models`` fails.
@@ -21,17 +26,28 @@ Each one is narrow, idempotent and documented in ``docs/faq.md``:
   that admits exactly torch's weights-only allow-list plus a ``getattr``
   limited to those HistoryBuffer methods. Arbitrary pickled objects are
   still refused in both paths.
-* :func:`patch_cpu_launcher`: MMEngine's ``pytorch`` launcher calls
-  ``torch.cuda.set_device``, which a CPU-only torch cannot do. Without CUDA
-  the call becomes a no-op, so torchrun + gloo + DDP work on CPU.
+* :func:`cpu_launcher_patch`: MMEngine's ``pytorch`` launcher calls
+  ``torch.cuda.set_device``, which a CPU-only torch cannot do. A context
+  manager: inside it, and only without CUDA, the call is a no-op, so
+  torchrun + gloo + DDP work on CPU. :func:`mmx3d.apis.build_runner` enters
+  it around the Runner's construction (where MMEngine initialises the
+  distributed environment) when a launcher is used on a host without CUDA.
+
+Private APIs relied on (``tests/test_utils/test_compat.py`` fails with a
+clear message if they move): ``torch._weights_only_unpickler.
+_get_allowed_globals`` and MMEngine's ``CheckpointLoader._schemes``.
 """
+import contextlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import logging
 import os.path as osp
 import pickle
 import sys
 import types
+
+logger = logging.getLogger('mmx3d')
 
 _DRN_MODULES = ('mmaction.models.localizers.drn',
                 'mmaction.models.localizers.drn.drn')
@@ -80,14 +96,16 @@ def patch_mmaction_drn() -> None:
     """Install the DRN stub finder (last on ``sys.meta_path``) once."""
     if not any(isinstance(f, _DRNStubFinder) for f in sys.meta_path):
         sys.meta_path.append(_DRNStubFinder())
+        logger.info('mmx3d: stub finder for the missing '
+                    'mmaction.models.localizers.drn appended to '
+                    'sys.meta_path')
 
 
 def allow_mmengine_checkpoint_globals() -> None:
-    """Allow-list the types MMEngine Runner checkpoints contain."""
+    """Add the types MMEngine Runner checkpoints contain to torch's
+    weights-only allow-list (``torch.serialization.add_safe_globals``)."""
     import numpy as np
     import torch
-    if not hasattr(torch.serialization, 'add_safe_globals'):
-        return
     from mmengine.logging.history_buffer import HistoryBuffer
     safe = [HistoryBuffer, np.ndarray, np.dtype]
     try:  # numpy >= 1.25 / 2.x
@@ -100,21 +118,39 @@ def allow_mmengine_checkpoint_globals() -> None:
                                           'i8', 'u1', 'b1')]
     safe += [np.float16, np.float32, np.float64, np.int8, np.int16, np.int32,
              np.int64, np.uint8, np.bool_]
-    torch.serialization.add_safe_globals(safe)
+    have = set(map(id, torch.serialization.get_safe_globals()))
+    new = [obj for obj in safe if id(obj) not in have]
+    if new:
+        torch.serialization.add_safe_globals(new)
+        logger.info('mmx3d: %d MMEngine/numpy types added to torch\'s '
+                    'weights-only allow-list', len(new))
 
 
-def patch_cpu_launcher() -> None:
-    """Make ``torch.cuda.set_device`` a no-op on hosts without CUDA."""
+@contextlib.contextmanager
+def cpu_launcher_patch():
+    """Within the block, ``torch.cuda.set_device`` is a no-op (no CUDA only).
+
+    Nested use keeps the outer patch; on exit (also on an error) the
+    original function is back. With CUDA it changes nothing.
+    """
     import torch
     if torch.cuda.is_available() or getattr(torch.cuda.set_device,
                                             '_mmx3d_noop', False):
+        yield
         return
+    original = torch.cuda.set_device
 
     def _set_device(device):  # noqa: ARG001 - signature of the original
         return None
 
     _set_device._mmx3d_noop = True
     torch.cuda.set_device = _set_device
+    logger.info('mmx3d: torch.cuda.set_device is a no-op while the '
+                'distributed environment is set up on a host without CUDA')
+    try:
+        yield
+    finally:
+        torch.cuda.set_device = original
 
 
 _HISTORY_BUFFER_METHODS = ('min', 'max', 'current', 'mean')
@@ -196,3 +232,5 @@ def patch_mmengine_local_loader() -> None:
 
     load_from_local._mmx3d = True
     CheckpointLoader.register_scheme(prefixes='', force=True)(load_from_local)
+    logger.info('mmx3d: MMEngine\'s local checkpoint loader replaced by '
+                'mmx3d.utils.compat.safe_torch_load')

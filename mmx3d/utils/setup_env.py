@@ -2,8 +2,6 @@
 import datetime
 import warnings
 
-from mmengine import DefaultScope
-
 
 def register_all_modules(init_default_scope: bool = True) -> None:
     """Import every mmx3d module (which registers it) and optionally make
@@ -13,6 +11,10 @@ def register_all_modules(init_default_scope: bool = True) -> None:
         init_default_scope (bool): Set ``mmx3d`` as the default registry
             scope. Defaults to True.
     """
+    # imported here, not at module level: `mmx3d.utils` is imported by the
+    # version guard before anything may import the OpenMMLab stack
+    from mmengine import DefaultScope
+
     import mmx3d.datasets  # noqa: F401
     import mmx3d.engine  # noqa: F401
     import mmx3d.evaluation  # noqa: F401

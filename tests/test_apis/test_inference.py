@@ -31,12 +31,23 @@ def test_kinetics400_label_map():
         assert len(f.read().splitlines()) == 400
 
 
+def test_read_label_map_takes_whole_lines(tmp_path):
+    """One name per line, blank lines skipped; a leading number is part of
+    the name (there is no ``index name`` format)."""
+    path = tmp_path / 'labels.txt'
+    path.write_text('riding a bike\n\n  3 legged race \nzumba\n')
+    assert read_label_map(str(path)) == ['riding a bike', '3 legged race',
+                                         'zumba']
+    with pytest.raises(FileNotFoundError, match='nothere.txt'):
+        read_label_map(str(tmp_path / 'nothere.txt'))
+
+
 @pytest.fixture(scope='module')
 def files(tmp_path_factory):
     """A tiny synthetic video, an undecodable one and a random 400-class
     X3D-XS checkpoint."""
     d = tmp_path_factory.mktemp('demo')
-    video = str(d / 'moving_right.mp4')
+    video = str(d / 'brightening.mp4')
     write_video(video, render_video(np.random.default_rng(0), 0,
                                     num_frames=16, size=48))
     broken = str(d / 'broken.mp4')

@@ -1,7 +1,7 @@
 # Copyright (c) mmx3d contributors. All rights reserved.
 """End-to-end training through the real MMEngine Runner on real decoded
 videos: DDP on CPU, kill + resume, bad data, atomic checkpoints, the
-schedule."""
+schedule. The runs through the Runner are marked ``slow``."""
 import json
 import math
 import os
@@ -26,6 +26,7 @@ def _env():
     return env
 
 
+@pytest.mark.slow
 def test_two_process_ddp_gives_identical_parameters(synthetic_data,
                                                     tmp_path):
     work = str(tmp_path / 'ddp')
@@ -42,7 +43,6 @@ def test_two_process_ddp_gives_identical_parameters(synthetic_data,
         res.stdout
     s0 = torch.load(osp.join(work, 'rank0_state.pth'))
     s1 = torch.load(osp.join(work, 'rank1_state.pth'))
-    init = None
     for k in s0:
         torch.testing.assert_close(s0[k], s1[k], msg=k, rtol=0, atol=0)
     # training really changed the weights (4 iterations of 2 x 4 clips)
@@ -65,6 +65,7 @@ def _read_scalars(work_dir):
     return rows
 
 
+@pytest.mark.slow
 def test_kill_mid_epoch_then_resume(synthetic_data, tmp_path):
     """SIGKILL in epoch 2, then ``tools/train.py --resume``: training
     continues after the last checkpoint with the scheduled learning rate."""
@@ -109,6 +110,7 @@ def test_kill_mid_epoch_then_resume(synthetic_data, tmp_path):
         assert r['lr'] == pytest.approx(expect, rel=1e-4), r
 
 
+@pytest.mark.slow
 def test_corrupt_video_is_logged_and_skipped(synthetic_data, tmp_path):
     import shutil
     data = str(tmp_path / 'data')
@@ -132,6 +134,7 @@ def test_corrupt_video_is_logged_and_skipped(synthetic_data, tmp_path):
     assert osp.isfile(osp.join(work, 'epoch_1.pth'))
 
 
+@pytest.mark.slow
 def test_kill_while_saving_keeps_last_checkpoint(synthetic_data, tmp_path,
                                                  monkeypatch):
     work = str(tmp_path / 'atomic')

@@ -44,8 +44,9 @@ def test_metric_writes_official_csv_and_logs_per_class(tmp_path, monkeypatch):
     # talk: 0.7 TP, 0.3 FP (0903), 0.1 FP -> AP 1
     assert res['ava/frame_mAP@0.5'] == pytest.approx(1.0)
     assert res['ava/AP_1'] == pytest.approx(1.0)
-    path = metric.last_result_file
-    assert path.startswith(str(out_dir))
+    # outside a Runner: <out_dir>/ava_detections.csv, and nothing else
+    assert sorted(p.name for p in out_dir.iterdir()) == ['ava_detections.csv']
+    path = str(out_dir / 'ava_detections.csv')
     rows = open(path).read().splitlines()
     # background column never written; 0.001 < action_thr not written
     assert len(rows) == 8

@@ -1,54 +1,97 @@
 # Copyright (c) mmx3d contributors. All rights reserved.
+"""The version guard: as a function with injected versions, and as what
+``import mmx3d`` does in a fresh interpreter."""
 import subprocess
 import sys
 import textwrap
+from importlib import metadata
 
 import pytest
 
 from mmx3d.utils.version_guard import REQUIRED, check_versions
 
+GOOD = {'mmengine': '0.10.7', 'mmcv': '2.1.0', 'mmdet': '3.3.0',
+        'mmaction2': '1.2.0'}
 
-def test_current_environment_passes():
-    check_versions()
+
+def installed(versions):
+    """A ``version_of`` that knows only ``versions``."""
+
+    def version_of(dist):
+        if dist not in versions:
+            raise metadata.PackageNotFoundError(dist)
+        return versions[dist]
+
+    return version_of
 
 
-def test_wrong_and_missing_versions_are_named():
-    req = dict(REQUIRED)
-    req['mmcv'] = ('2.2.0', '2.3.0')
-    req['not-a-real-dist'] = ('1.0', '2.0')
+def test_pinned_stack_passes():
+    check_versions(version_of=installed(GOOD))
+
+
+@pytest.mark.parametrize('dist,version,line', [
+    ('mmengine', '0.9.1', 'mmengine: 0.9.1 is installed, mmx3d needs '
+     '>=0.10.0,<1.0.0'),
+    ('mmcv', '2.2.0', 'mmcv: 2.2.0 is installed, mmx3d needs >=2.1.0,<2.2.0'),
+    ('mmdet', '3.4.0rc1', 'mmdet: 3.4.0rc1 is installed, mmx3d needs '
+     '>=3.3.0,<3.4.0'),
+    ('mmaction2', None, 'mmaction2: not installed, mmx3d needs '
+     '>=1.2.0,<1.3.0'),
+])
+def test_each_offender_is_named(dist, version, line):
+    versions = dict(GOOD)
+    if version is None:
+        del versions[dist]
+    else:
+        versions[dist] = version
     with pytest.raises(ImportError) as e:
-        check_versions(req)
+        check_versions(version_of=installed(versions))
     msg = str(e.value)
-    assert 'mmcv: 2.1.0 is installed, mmx3d needs >=2.2.0,<2.3.0' in msg
-    assert 'not-a-real-dist: not installed, mmx3d needs >=1.0,<2.0' in msg
+    assert line in msg
+    assert msg.count(' mmx3d needs ') == 1  # only the offender
+    assert 'make setup' in msg
 
 
-def test_import_mmx3d_fails_clearly_with_wrong_mmengine():
-    """`import mmx3d` in an environment whose mmengine reports another
-    version (faked through importlib.metadata in a fresh interpreter)."""
-    code = textwrap.dedent("""
+def test_all_offenders_in_one_message():
+    with pytest.raises(ImportError) as e:
+        check_versions(version_of=installed({'mmcv': '2.0.1'}))
+    lines = str(e.value).splitlines()
+    assert sorted(line.split(':')[0].strip() for line in lines[1:-1]) == \
+        sorted(REQUIRED)
+
+
+def _import_mmx3d_with(fake_versions: dict, extra: str = ''):
+    """``import mmx3d`` in a fresh interpreter whose package metadata
+    reports ``fake_versions``."""
+    code = textwrap.dedent(f"""
+        import sys
         import importlib.metadata as md
         real = md.version
-        md.version = lambda d: '0.9.1' if d == 'mmengine' else real(d)
+        fake = {fake_versions!r}
+        md.version = lambda d: fake.get(d) or real(d)
         try:
             import mmx3d
         except ImportError as e:
             print(e)
+            {extra}
             raise SystemExit(3)
     """)
-    res = subprocess.run([sys.executable, '-c', code], capture_output=True,
-                         text=True)
-    assert res.returncode == 3, res.stderr
+    return subprocess.run([sys.executable, '-c', code], capture_output=True,
+                          text=True)
+
+
+def test_import_mmx3d_fails_clearly_with_old_mmengine():
+    res = _import_mmx3d_with(
+        {'mmengine': '0.9.1'},
+        extra="print('imported:', sorted(m for m in sys.modules if "
+        "m.split('.')[0] in ('mmengine', 'mmcv', 'mmdet', 'mmaction')))")
+    assert res.returncode == 3, res.stderr[-2000:]
     assert 'mmengine: 0.9.1 is installed, mmx3d needs >=0.10.0,<1.0.0' in \
         res.stdout
+    # the guard ran before mmx3d imported any of the stack
+    assert 'imported: []' in res.stdout
 
 
-def test_drn_stub_only_for_the_missing_module():
-    import importlib
-    mod = importlib.import_module('mmaction.models.localizers.drn.drn')
-    assert getattr(mod, '__mmx3d_stub__', False)
-    with pytest.raises(ImportError, match='ships without'):
-        mod.DRN()
-    # other missing modules still fail as usual
-    with pytest.raises(ModuleNotFoundError):
-        importlib.import_module('mmaction.models.localizers.not_there')
+def test_import_mmx3d_passes_with_the_pinned_stack():
+    res = _import_mmx3d_with({})
+    assert res.returncode == 0, res.stdout + res.stderr[-2000:]

@@ -24,11 +24,22 @@ class AtomicCheckpointHook(CheckpointHook):
     """MMEngine's :class:`~mmengine.hooks.CheckpointHook` with atomic writes.
 
     Each checkpoint is first written to ``<name>.tmp`` and renamed into place
-    (``os.replace`` is atomic on POSIX), and ``last_checkpoint`` is replaced
-    the same way after the rename, so a process killed while saving leaves
-    the previous checkpoint and pointer intact. Arguments are those of
-    ``CheckpointHook``; only local directories are supported for the atomic
-    path (other backends fall back to the plain behaviour).
+    (``os.replace`` is atomic on POSIX), so a process killed while saving
+    never leaves a half-written ``epoch_N.pth``/``iter_N.pth``: the previous
+    checkpoints stay intact and the new one appears complete or not at all.
+
+    ``last_checkpoint`` is *not* replaced atomically by MMEngine: after the
+    rename, ``CheckpointHook`` rewrites it in place with a plain
+    ``open(..., 'w')``. This hook then writes it once more through a
+    temporary file, ``fsync`` and ``os.replace``, so it is durable once the
+    hook returns. A kill during MMEngine's in-place write can still leave
+    the pointer empty or truncated; the checkpoint it should name is complete
+    by then, and :func:`mmx3d.apis.find_resume_checkpoint` falls back to the
+    newest ``epoch_N.pth``/``iter_N.pth`` when the pointer does not name an
+    existing file.
+
+    Arguments are those of ``CheckpointHook``; only local directories take
+    the atomic path (other backends keep the plain behaviour).
     """
 
     def _save_checkpoint_with_step(self, runner, step, meta):
@@ -50,6 +61,7 @@ class AtomicCheckpointHook(CheckpointHook):
         finally:
             del runner.save_checkpoint  # back to the bound method
         if is_main_process():
-            # the parent wrote the pointer in place; rewrite it atomically
+            # the parent wrote the pointer in place; write it again through
+            # a temporary file so that it is on disk when this returns
             atomic_write_text(
                 osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt)

@@ -109,7 +109,6 @@ class AVAFrameMAP(BaseMetric):
         self.max_dets_per_key = max_dets_per_key
         self.out_dir = out_dir
         self.return_per_class = return_per_class
-        self.last_result_file: Optional[str] = None
 
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
         """Keep each key frame's boxes and per-class scores."""
@@ -167,7 +166,6 @@ class AVAFrameMAP(BaseMetric):
         """Write the result CSV, evaluate it and log per-class AP."""
         path = self._result_path()
         rows = self.write_csv(results, path)
-        self.last_result_file = path
         res = evaluate_frame_map(
             self.ann_file,
             path,

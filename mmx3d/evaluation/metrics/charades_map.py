@@ -113,7 +113,6 @@ class CharadesMAP(BaseMetric):
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.out_dir = out_dir
         self.file_name = file_name
-        self.last_file: Optional[str] = None
 
     def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
         """Keep the (score, multi-hot target) of each video."""
@@ -159,5 +158,4 @@ class CharadesMAP(BaseMetric):
             for c, ap in enumerate(aps):
                 name = names[c] if c < len(names) else f'c{c:03d}'
                 writer.writerow([c, name, int(positives[c]), f'{ap:.6f}'])
-        self.last_file = path
         print_log(f'per-class AP written to {path}', logger='current')
