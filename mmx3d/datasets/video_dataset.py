@@ -35,12 +35,13 @@ class RobustVideoDataset(VideoDataset):
     * The list file is validated at start: a missing file, or a line that is
       not ``path label`` (``path label label ...`` with ``multi_class``)
       with integer labels in ``[0, num_classes)``, raises at once with the
-      file, the line number and the offending text.
+      file, the line number and the offending text. In test mode a line
+      with a path only is an unlabelled video (label -1).
     * In training, a video that cannot be decoded (corrupt, truncated,
       missing) is logged with its path and replaced by another random sample;
       MMEngine's ``max_refetch`` bounds the retries. The number of skipped
       files of the process is kept in :attr:`num_skipped` and repeated in
-      every log line. In test mode such a video is an error naming the file,
+      each skip message. In test mode such a video is an error naming the file,
       since skipping it would silently change the metric.
 
     Args:
