@@ -108,7 +108,7 @@ def test_the_three_builders_build_x3d_s(impl, params):
         pytest.skip('PyTorchVideo is not installed')
     cfg = load_config(S)
     spec = model_spec(cfg, SHAPE)
-    assert spec == dict(arch='s', gamma_w=1.0, gamma_b=2.25, gamma_d=2.2,
+    assert spec == dict(arch='s', gamma_w=2.0, gamma_b=2.25, gamma_d=2.2,
                         num_classes=400, shape=SHAPE, dropout=0.5)
     model = build_model(impl, cfg, spec)
     parts = [model] if impl == 'pytorchvideo' else [model.backbone,
