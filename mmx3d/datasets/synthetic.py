@@ -3,11 +3,12 @@
 
 Each video shows a few solid-coloured discs and squares drifting in one
 random direction over a cluttered static background; the drift is the same
-for every class and carries no label information. The class is how the shapes' brightness
-evolves over the clip: rising, falling, rising then falling, or falling then
-rising. Every class covers the same range of brightness, so any single frame
-(or the set of frames in shuffled order) is compatible with every class: a
-model fed one frame, or shuffled frames, stays near chance (25%).
+for every class and carries no label information. The class is how the
+shapes' brightness evolves over the clip: rising, falling, rising then
+falling, or falling then rising. Every class covers the same range of
+brightness, so any single frame (or the set of frames in shuffled order) is
+compatible with every class: a model fed one frame, or shuffled frames,
+stays near chance (25%).
 """
 import os
 import os.path as osp

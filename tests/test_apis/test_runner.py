@@ -159,7 +159,7 @@ def test_auto_scale_lr(cfg, option, enabled):
 
 
 def test_auto_scale_lr_on_without_a_base(cfg):
-    del cfg.auto_scale_lr
+    cfg.pop('auto_scale_lr')
     prepare_cfg(cfg, auto_scale_lr='on')
     assert cfg.auto_scale_lr == dict(enable=True, base_batch_size=1024)
 

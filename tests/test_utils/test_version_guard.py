@@ -33,7 +33,7 @@ def test_pinned_stack_passes():
     ('mmengine', '0.9.1', 'mmengine: 0.9.1 is installed, mmx3d needs '
      '>=0.10.0,<1.0.0'),
     ('mmcv', '2.2.0', 'mmcv: 2.2.0 is installed, mmx3d needs >=2.1.0,<2.2.0'),
-    ('mmdet', '3.4.0rc1', 'mmdet: 3.4.0rc1 is installed, mmx3d needs '
+    ('mmdet', '3.4.0', 'mmdet: 3.4.0 is installed, mmx3d needs '
      '>=3.3.0,<3.4.0'),
     ('mmaction2', None, 'mmaction2: not installed, mmx3d needs '
      '>=1.2.0,<1.3.0'),
