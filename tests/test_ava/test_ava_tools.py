@@ -116,8 +116,9 @@ def test_key_frame_path_and_keys(tmp_path):
     for vid, index in [('b', 31), ('b', 61), ('a', 91), ('a', 92)]:
         (tmp_path / 'frames' / vid).mkdir(parents=True, exist_ok=True)
         (tmp_path / 'frames' / vid / f'img_{index:05d}.jpg').write_bytes(b'')
+    # frame 92 is no key frame; folders in sorted order
     assert gp.keys_from_folders(str(tmp_path / 'frames'), (901, 903)) == [
-        ('a', 903), ('b', 902)]
+        ('a', 903), ('b', 901), ('b', 902)]
 
 
 def test_write_proposals_csv_rows(tmp_path):
