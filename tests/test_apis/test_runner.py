@@ -197,9 +197,11 @@ def test_resume_auto_ignores_a_broken_pointer(cfg, pointer):
 
 
 def test_resume_auto_without_checkpoints_trains_from_scratch(cfg):
+    cfg.resume = True  # MMEngine would then resume from its own search
     prepare_cfg(cfg, resume='auto')  # work dir does not exist
     assert cfg.resume is False and cfg.get('load_from') is None
     os.makedirs(cfg.work_dir)
+    cfg.resume = True
     prepare_cfg(cfg, resume='auto')
     assert cfg.resume is False and cfg.get('load_from') is None
 
