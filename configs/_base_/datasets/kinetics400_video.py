@@ -1,6 +1,7 @@
 # Kinetics-400 from video files, decoded with decord. List files have one
-# `relative/path.mp4 label` per line. Pipelines here are X3D-S's; each variant
-# config restates the ones whose clip or crop differ.
+# `relative/path.mp4 label` per line. The pipelines are written once, here,
+# with X3D-S's clip and crops; a variant config sets its own with
+# `x3d_clip` (end of this file), which rewrites them in place.
 dataset_type = 'VideoDataset'
 data_root = 'data/kinetics400/videos_train'
 data_root_val = 'data/kinetics400/videos_val'
@@ -8,34 +9,41 @@ ann_file_train = 'data/kinetics400/kinetics400_train_list_videos.txt'
 ann_file_val = 'data/kinetics400/kinetics400_val_list_videos.txt'
 ann_file_test = 'data/kinetics400/kinetics400_val_list_videos.txt'
 
+# X3D-S: 13 frames x stride 6, train crop 160 out of a short side jittered in
+# [182, 228], test crop 182 (3-crop of the short side resized to 182)
+clip_len, frame_interval = 13, 6
+train_crop, test_crop = 160, 182
+scale_range = (182, 228)
+
 train_pipeline = [
     dict(type='DecordInit'),
-    dict(type='SampleFrames', clip_len=13, frame_interval=6, num_clips=1),
+    dict(type='SampleFrames', clip_len=clip_len,
+         frame_interval=frame_interval, num_clips=1),
     dict(type='DecordDecode'),
-    dict(type='RandomRescale', scale_range=(182, 228)),
-    dict(type='RandomCrop', size=160),
+    dict(type='RandomRescale', scale_range=scale_range),
+    dict(type='RandomCrop', size=train_crop),
     dict(type='Flip', flip_ratio=0.5),
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='PackActionInputs')
 ]
 val_pipeline = [
     dict(type='DecordInit'),
-    dict(type='SampleFrames', clip_len=13, frame_interval=6, num_clips=1,
-         test_mode=True),
+    dict(type='SampleFrames', clip_len=clip_len,
+         frame_interval=frame_interval, num_clips=1, test_mode=True),
     dict(type='DecordDecode'),
-    dict(type='Resize', scale=(-1, 182)),
-    dict(type='CenterCrop', crop_size=160),
+    dict(type='Resize', scale=(-1, test_crop)),
+    dict(type='CenterCrop', crop_size=train_crop),
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='PackActionInputs')
 ]
 # 10 uniformly spaced clips x 3 crops (left/centre/right) at the test crop
 test_pipeline = [
     dict(type='DecordInit'),
-    dict(type='SampleFrames', clip_len=13, frame_interval=6, num_clips=10,
-         test_mode=True),
+    dict(type='SampleFrames', clip_len=clip_len,
+         frame_interval=frame_interval, num_clips=10, test_mode=True),
     dict(type='DecordDecode'),
-    dict(type='Resize', scale=(-1, 182)),
-    dict(type='ThreeCrop', crop_size=182),
+    dict(type='Resize', scale=(-1, test_crop)),
+    dict(type='ThreeCrop', crop_size=test_crop),
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='PackActionInputs')
 ]
@@ -75,3 +83,42 @@ test_dataloader = dict(
 
 val_evaluator = dict(type='AccMetric')
 test_evaluator = val_evaluator
+
+
+def set_clip(cfg, *, clip_len, frame_interval, train_crop, test_crop,
+             scale_range, test_clips=None):
+    """Give the pipelines of ``cfg`` another clip and crops, in place.
+
+    Rewrites the top-level ``clip_len``, ``frame_interval``, ``train_crop``,
+    ``test_crop`` and ``scale_range``, and every transform below that takes
+    one of them, in ``{train,val,test}_pipeline`` and in the dataloaders'
+    pipelines (the two are separate copies once MMEngine has merged a
+    config). ``test_clips`` changes the number of test clips too. It is
+    written for the pipelines of this file and of the files that inherit it
+    (rawframes, Charades): this table is the one place that says which
+    transform argument is which setting.
+    """
+    cfg.update(
+        clip_len=clip_len, frame_interval=frame_interval,
+        train_crop=train_crop, test_crop=test_crop, scale_range=scale_range)
+    args = dict(
+        SampleFrames=dict(clip_len=clip_len, frame_interval=frame_interval),
+        RandomRescale=dict(scale_range=scale_range),
+        RandomCrop=dict(size=train_crop),
+        CenterCrop=dict(crop_size=train_crop),
+        Resize=dict(scale=(-1, test_crop)),
+        ThreeCrop=dict(crop_size=test_crop))
+    for split in ('train', 'val', 'test'):
+        for pipeline in (cfg[f'{split}_pipeline'],
+                         cfg[f'{split}_dataloader']['dataset']['pipeline']):
+            for step in pipeline:
+                step.update(args.get(step['type'], {}))
+                if split == 'test' and test_clips and 'num_clips' in step:
+                    step['num_clips'] = test_clips
+
+
+# MMEngine drops the functions of a config, not their bound `__call__`. A
+# variant config takes it out of its bases, so that only plain settings are
+# left in the config it resolves to, and calls it:
+#   _base_.pop('x3d_clip')(_base_, clip_len=4, frame_interval=12, ...)
+x3d_clip = set_clip.__call__
