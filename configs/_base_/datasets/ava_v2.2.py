@@ -1,9 +1,11 @@
 # AVA v2.2 (rawframes at 30 fps, key frames 902..1798), for X3D detectors.
-# It defines `ava_*` names, not `train_dataloader` & co., so that it can sit
-# next to a Kinetics config in `_base_`; an AVA leaf wires them into its
-# dataloaders with its own pipelines (which depend on the clip and crop):
-#   train_dataloader = dict(dataset=dict(_delete_=True,
-#       **_base_.ava_train_dataset, pipeline=train_pipeline))
+# It sits next to a Kinetics variant config and the detector model
+# (models/x3d_ava.py) in `_base_`, and `ava_detector` (end of this file)
+# turns the three into the AVA recipe, in place:
+#   _base_ = ['./x3d_s_kinetics400.py', '../_base_/models/x3d_ava.py',
+#             '../_base_/datasets/ava_v2.2.py']
+#   _base_.pop('ava_detector')(_base_, kinetics_checkpoint='...')
+# (MMEngine forbids a key in two bases, so the names here are `ava_*`.)
 # Layout (see docs/ava.md):
 #   data/ava/rawframes/<video_id>/img_00001.jpg ...   (first frame at 15:00)
 #   data/ava/annotations/ava_{train,val}_v2.2.csv, ...
@@ -51,7 +53,6 @@ ava_val_evaluator = dict(
 # no decay on BN) as for Kinetics.
 ava_max_iters = 14000
 ava_train_cfg = dict(
-    _delete_=True,
     type='IterBasedTrainLoop',
     max_iters=ava_max_iters,
     val_interval=2000)
@@ -63,3 +64,69 @@ ava_param_scheduler = [
     dict(type='MultiStepLR', by_epoch=False, begin=0, end=ava_max_iters,
          milestones=[10000, 12000], gamma=0.1),
 ]
+
+
+def use_ava(cfg, *, kinetics_checkpoint):
+    """Turn a Kinetics variant config into its AVA detector, in place.
+
+    ``cfg`` holds the Kinetics config and the AVA bases. The detector takes
+    the variant's backbone, initialised from ``kinetics_checkpoint`` (any X3D
+    format: mmx3d, PySlowFast, PyTorchVideo, MMAction2), its data
+    preprocessor and its clip: ``clip_len`` frames x ``frame_interval``
+    around the key frame, ``train_crop`` crops of a short side jittered in
+    ``scale_range``, full frames at short side ``train_crop`` for testing.
+    """
+    cfg.kinetics_checkpoint = kinetics_checkpoint
+    cfg.model = dict(
+        **cfg.ava_model,
+        backbone=dict(
+            **cfg.model.backbone,
+            init_cfg=dict(
+                type='Pretrained', checkpoint=kinetics_checkpoint,
+                prefix='backbone.')),
+        data_preprocessor=cfg.model.data_preprocessor)
+
+    sample = dict(type='SampleAVAFrames', clip_len=cfg.clip_len,
+                  frame_interval=cfg.frame_interval)
+    pack = [
+        dict(type='FormatShape', input_format='NCTHW', collapse=True),
+        dict(type='PackActionInputs')
+    ]
+    cfg.train_pipeline = [
+        sample,
+        dict(type='RawFrameDecode'),
+        dict(type='RandomRescale', scale_range=cfg.scale_range),
+        dict(type='RandomCrop', size=cfg.train_crop),
+        dict(type='Flip', flip_ratio=0.5),
+        *pack
+    ]
+    cfg.val_pipeline = [
+        dict(sample, test_mode=True),
+        dict(type='RawFrameDecode'),
+        dict(type='Resize', scale=(-1, cfg.train_crop)),
+        *pack
+    ]
+    cfg.train_dataloader.batch_size = 8
+    cfg.train_dataloader.dataset = dict(
+        **cfg.ava_train_dataset, pipeline=cfg.train_pipeline)
+    for split in ('val', 'test'):
+        loader = cfg[f'{split}_dataloader']
+        loader.batch_size = 1  # AVA videos differ in frame size
+        loader.dataset = dict(**cfg.ava_val_dataset,
+                              pipeline=cfg.val_pipeline)
+    cfg.val_evaluator = dict(cfg.ava_val_evaluator)
+    cfg.test_evaluator = cfg.val_evaluator
+
+    cfg.train_cfg = cfg.ava_train_cfg
+    cfg.param_scheduler = cfg.ava_param_scheduler
+    cfg.optim_wrapper.optimizer.weight_decay = 1e-7
+    # lr 1.6 is for a total batch of 1024 (128 GPUs x 8), scaled at start
+    cfg.auto_scale_lr = dict(enable=True, base_batch_size=1024)
+    cfg.custom_hooks = []  # no precise BN: BN statistics follow fine-tuning
+    cfg.default_hooks.checkpoint.update(
+        interval=2000, by_epoch=False, save_best='auto')
+    cfg.log_processor.by_epoch = False
+
+
+# a function's bound `__call__`: MMEngine drops the functions of a config
+ava_detector = use_ava.__call__
