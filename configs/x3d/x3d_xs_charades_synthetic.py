@@ -59,29 +59,17 @@ charades_data = dict(
     data_prefix=dict(video=f'{data_root}/Charades_v1_480'),
     label_file=f'{data_root}/Charades_v1_classes.txt')
 train_dataloader = dict(
-    batch_size=8,
-    num_workers=1,
-    persistent_workers=True,
-    dataset=dict(
-        ann_file=f'{data_root}/Charades_v1_train.csv',
-        pipeline=train_pipeline,
-        **charades_data))
+    batch_size=8, num_workers=1,
+    dataset=dict(ann_file=f'{data_root}/Charades_v1_train.csv',
+                 pipeline=train_pipeline, **charades_data))
 val_dataloader = dict(
-    batch_size=8,
-    num_workers=1,
-    persistent_workers=True,
-    dataset=dict(
-        ann_file=f'{data_root}/Charades_v1_test.csv',
-        pipeline=val_pipeline,
-        **charades_data))
+    batch_size=8, num_workers=1,
+    dataset=dict(ann_file=f'{data_root}/Charades_v1_test.csv',
+                 pipeline=val_pipeline, **charades_data))
 test_dataloader = dict(
-    batch_size=4,
-    num_workers=1,
-    persistent_workers=True,
-    dataset=dict(
-        ann_file=f'{data_root}/Charades_v1_test.csv',
-        pipeline=test_pipeline,
-        **charades_data))
+    batch_size=4, num_workers=1,
+    dataset=dict(ann_file=f'{data_root}/Charades_v1_test.csv',
+                 pipeline=test_pipeline, **charades_data))
 val_evaluator = dict(type='CharadesMAP')
 test_evaluator = val_evaluator
 

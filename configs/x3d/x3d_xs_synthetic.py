@@ -1,78 +1,29 @@
 # X3D-XS on the built-in synthetic dataset (4 classes: how the brightness of
 # drifting shapes evolves over time; neither a single frame nor the frames in
-# shuffled order can tell them apart). Inherits the
-# Kinetics recipe and changes only the data and the schedule, so that
-# `make demo` trains it with 2 CPU processes in minutes.
+# shuffled order can tell them apart). The Kinetics X3D-XS recipe with
+# small clips and crops, the data and a short schedule, so that `make demo`
+# trains it with 2 CPU processes in minutes.
 #   python tools/data/synthetic/generate.py data/synthetic
 #   tools/dist_train.sh configs/x3d/x3d_xs_synthetic.py 2
-_base_ = ['./x3d_xs_kinetics400.py']
+_base_ = ['../_base_/models/x3d.py', '../_base_/datasets/kinetics400_video.py',
+          '../_base_/schedules/sgd_cosine_256e.py', '../_base_/default_runtime.py']
 
 data_root = 'data/synthetic'
-clip_len, frame_interval = 4, 3
-train_crop, test_crop = 64, 72
-scale_range = (72, 84)
+model = dict(backbone=dict(arch='xs'), cls_head=dict(num_classes=4))
+# 4 frames x stride 3 of 96x72 videos; 3 test clips x 3 crops
+_base_.pop('x3d_clip')(_base_, clip_len=4, frame_interval=3, train_crop=64,
+                       test_crop=72, scale_range=(72, 84), test_clips=3)
 
-model = dict(cls_head=dict(num_classes=4))
-
-train_pipeline = [
-    dict(type='DecordInit'),
-    dict(type='SampleFrames', clip_len=clip_len,
-         frame_interval=frame_interval, num_clips=1),
-    dict(type='DecordDecode'),
-    dict(type='RandomRescale', scale_range=scale_range),
-    dict(type='RandomCrop', size=train_crop),
-    dict(type='Flip', flip_ratio=0.5),
-    dict(type='FormatShape', input_format='NCTHW'),
-    dict(type='PackActionInputs')
-]
-val_pipeline = [
-    dict(type='DecordInit'),
-    dict(type='SampleFrames', clip_len=clip_len,
-         frame_interval=frame_interval, num_clips=1, test_mode=True),
-    dict(type='DecordDecode'),
-    dict(type='Resize', scale=(-1, test_crop)),
-    dict(type='CenterCrop', crop_size=train_crop),
-    dict(type='FormatShape', input_format='NCTHW'),
-    dict(type='PackActionInputs')
-]
-test_pipeline = [
-    dict(type='DecordInit'),
-    dict(type='SampleFrames', clip_len=clip_len,
-         frame_interval=frame_interval, num_clips=3, test_mode=True),
-    dict(type='DecordDecode'),
-    dict(type='Resize', scale=(-1, test_crop)),
-    dict(type='ThreeCrop', crop_size=test_crop),
-    dict(type='FormatShape', input_format='NCTHW'),
-    dict(type='PackActionInputs')
-]
-
+videos = dict(data_prefix=dict(video=f'{data_root}/videos'), num_classes=4)
 train_dataloader = dict(
-    batch_size=8,
-    num_workers=1,
-    persistent_workers=True,
-    dataset=dict(
-        ann_file=f'{data_root}/train_list_videos.txt',
-        data_prefix=dict(video=f'{data_root}/videos'),
-        num_classes=4,
-        pipeline=train_pipeline))
+    batch_size=8, num_workers=1,
+    dataset=dict(ann_file=f'{data_root}/train_list_videos.txt', **videos))
 val_dataloader = dict(
-    batch_size=8,
-    num_workers=1,
-    persistent_workers=True,
-    dataset=dict(
-        ann_file=f'{data_root}/val_list_videos.txt',
-        data_prefix=dict(video=f'{data_root}/videos'),
-        num_classes=4,
-        pipeline=val_pipeline))
+    batch_size=8, num_workers=1,
+    dataset=dict(ann_file=f'{data_root}/val_list_videos.txt', **videos))
 test_dataloader = dict(
-    batch_size=1,
     num_workers=1,
-    persistent_workers=True,
-    dataset=dict(
-        ann_file=f'{data_root}/val_list_videos.txt',
-        data_prefix=dict(video=f'{data_root}/videos'),
-        num_classes=4,
-        pipeline=test_pipeline))
+    dataset=dict(ann_file=f'{data_root}/val_list_videos.txt', **videos))
 
 # schedule: 12 epochs of 400 clips, warm-up over the first
 max_epochs, warmup_epochs = 12, 1
