@@ -21,12 +21,17 @@ Formats (detected from the keys, never from the file name):
   sets mmx3d's to identity (gamma 1, beta 0, mean 0, var 1 - eps); exporting
   folds it into the shortcut conv and adds its shift to the block's last BN
   bias (the two are summed before the ReLU), which is exact in eval mode.
+  The identity BN is exact in eval mode only (in training it normalises by
+  batch statistics); a backbone built with ``same_width_shortcut_bn=False``
+  has no BN there and loads a PyTorchVideo checkpoint as PyTorchVideo's
+  network in training mode too (see :func:`mmx3d.converters.loading.
+  match_state_dict`).
 """
 import os
 import os.path as osp
 import warnings
 from collections import OrderedDict
-from typing import Any, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import torch
 
@@ -242,6 +247,21 @@ def to_mmx3d(state_dict: Mapping[str, torch.Tensor],
     return sd, fmt
 
 
+def same_width_shortcut_bn_keys(
+        state_dict: Mapping[str, torch.Tensor]) -> List[str]:
+    """Keys of the BNs on projection shortcuts that keep the width.
+
+    These are the BNs PyTorchVideo's X3D does not have (res2 of every
+    preset); works for keys with or without a ``backbone.`` prefix.
+    """
+    keys = []
+    for key, w in state_dict.items():
+        if key.endswith('.downsample.0.weight') and w.shape[0] == w.shape[1]:
+            bn = key[:-len('0.weight')] + '1.'
+            keys += [k for k in state_dict if k.startswith(bn)]
+    return keys
+
+
 def _sorted_like_mmx3d(sd: StateDict) -> StateDict:
     """Put inserted identity-BN keys next to their conv (cosmetic)."""
     out = OrderedDict()
@@ -369,9 +389,9 @@ def export_pytorchvideo(src: Union[str, Mapping[str, Any]]) -> StateDict:
     sd = OrderedDict(_mmx3d_state(src))
     for key in [k for k in sd if k.endswith('.downsample.0.weight')]:
         w = sd[key]
-        if w.shape[0] != w.shape[1]:
-            continue  # PyTorchVideo keeps this BN
         bn = key[:-len('0.weight')] + '1.'
+        if w.shape[0] != w.shape[1] or bn + 'weight' not in sd:
+            continue  # PyTorchVideo keeps this BN, or there is none
         block = key[:-len('downsample.0.weight')]
         gamma, beta = sd.pop(bn + 'weight'), sd.pop(bn + 'bias')
         mean, var = sd.pop(bn + 'running_mean'), sd.pop(bn + 'running_var')

@@ -27,14 +27,14 @@ from mmengine.model.weight_init import PretrainedInit, update_init_info
 from mmx3d.registry import HOOKS, WEIGHT_INITIALIZERS
 
 from .checkpoint import (
+    StateDict,
     detect_format,
     extract_state_dict,
     load_any_checkpoint,
+    same_width_shortcut_bn_keys,
     to_mmx3d,
 )
 from .validate import describe_state_dict, mismatch_message
-
-StateDict = 'OrderedDict[str, torch.Tensor]'
 
 
 def _model_view(target: Mapping[str, Any],
@@ -77,6 +77,13 @@ def match_state_dict(state_dict: Mapping[str, torch.Tensor],
             if False, report them as a warning and load the rest.
             Defaults to True.
 
+    A PyTorchVideo checkpoint has no BN on the res2 shortcut; the identity
+    BN that :func:`to_mmx3d` inserts there is dropped when ``module`` is
+    built like PyTorchVideo (``same_width_shortcut_bn=False``), so that the
+    model is PyTorchVideo's network in training mode too. When ``module``
+    has that BN, the identity is loaded (exact in eval mode only) and a
+    warning says how to build PyTorchVideo's network instead.
+
     Returns:
         tuple[OrderedDict, str or None]: The tensors to load and the
         mismatch report (None if everything fits).
@@ -96,6 +103,19 @@ def match_state_dict(state_dict: Mapping[str, torch.Tensor],
         if not sd:
             raise ValueError(f'checkpoint {src!r} ({fmt} format) has no key '
                              f'under prefix {prefix!r}')
+    if fmt == 'pytorchvideo':
+        inserted = same_width_shortcut_bn_keys(sd)
+        if any(k in target for k in inserted):
+            print_log(
+                f'{src}: PyTorchVideo\'s X3D has no BN on the res2 '
+                'shortcut; the model\'s is set to identity, which is exact '
+                'in eval mode only. To fine-tune or recompute BN statistics '
+                'as PyTorchVideo\'s network, build the backbone with '
+                'same_width_shortcut_bn=False.',
+                logger='current', level=30)
+        else:
+            sd = OrderedDict(
+                (k, v) for k, v in sd.items() if k not in inserted)
     expected = {k: tuple(v.shape) for k, v in target.items()}
     msg = mismatch_message(src, fmt, _model_view(sd, prefix),
                            _model_view(expected, prefix),

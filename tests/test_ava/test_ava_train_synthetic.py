@@ -5,24 +5,17 @@ import json
 import os.path as osp
 import time
 
+import pytest
 import torch
 from mmengine.config import Config
+
+from tests.helpers.paths import redirect
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs/x3d/x3d_xs_ava_synthetic.py')
 
 
-def _redirect(obj, old, new):
-    """Replace the ``old`` path prefix by ``new`` in every string."""
-    if isinstance(obj, dict):
-        return {k: _redirect(v, old, new) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_redirect(v, old, new) for v in obj)
-    if isinstance(obj, str) and obj.startswith(old):
-        return new + obj[len(old):]
-    return obj
-
-
+@pytest.mark.slow
 def test_train_synthetic_reaches_map(ava_synthetic, tmp_path):
     import importlib.util
     spec = importlib.util.spec_from_file_location(
@@ -33,7 +26,7 @@ def test_train_synthetic_reaches_map(ava_synthetic, tmp_path):
     cfg = Config.fromfile(CONFIG)
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader',
                 'val_evaluator', 'test_evaluator'):
-        cfg[key] = _redirect(cfg[key].to_dict(), 'data/ava_synthetic',
+        cfg[key] = redirect(cfg[key].to_dict(), 'data/ava_synthetic',
                              ava_synthetic['root'])
     iters = 60
     cfg.train_cfg.max_iters = iters

@@ -53,10 +53,11 @@ def randomize(model: nn.Module, seed: int = 0) -> nn.Module:
     return model
 
 
-def build_mmx3d(arch: str, num_classes: int = 400) -> nn.Module:
+def build_mmx3d(arch: str, num_classes: int = 400,
+                **backbone_kwargs) -> nn.Module:
     """An mmx3d Recognizer3D of a preset (random weights, eval mode)."""
     from mmx3d.registry import MODELS
-    backbone = dict(type='X3DBackbone', arch=arch)
+    backbone = dict(type='X3DBackbone', arch=arch, **backbone_kwargs)
     mid = 630 if arch == 'xl' else 432
     c5 = 280 if arch == 'xl' else 192
     model = MODELS.build(

@@ -104,3 +104,108 @@ def test_model_prefix_and_export_fold(tmp_path, create_x3d):
     model2.load_state_dict(convert_checkpoint(path), strict=True)
     out2 = mmx3d_logits(model2, clip)
     assert (out2.softmax(1) - ref.softmax(1)).abs().max() <= 1e-5
+
+
+
+def _train_logits(model, clip):
+    """Logits in training mode (BN on batch statistics), no dropout."""
+    model.train()
+    with torch.no_grad():
+        if hasattr(model, 'backbone'):
+            return model.cls_head(model.backbone(clip))
+        return model(clip)
+
+
+def test_pytorchvideo_checkpoint_trains_as_pytorchvideo(tmp_path, create_x3d):
+    """In training mode a PyTorchVideo X3D-S loaded into a backbone built
+    with ``same_width_shortcut_bn=False`` is PyTorchVideo's network; with
+    the default identity shortcut BN it is not (exact in eval mode only)."""
+    from mmx3d.converters import load_x3d_checkpoint
+    torch.manual_seed(0)
+    ptv = create_x3d(
+        input_clip_length=5, input_crop_size=CROP, depth_factor=2.2,
+        head_activation=None, dropout_rate=0.0)
+    randomize(ptv, seed=4)
+    path = str(tmp_path / 'X3D_S.pyth')
+    torch.save({'model_state': ptv.state_dict()}, path)
+    ptv_state = {k: v.clone() for k, v in ptv.state_dict().items()}
+
+    exact = build_mmx3d('s', same_width_shortcut_bn=False)
+    default = build_mmx3d('s')
+    for model in (exact, default):
+        model.cls_head.dropout = torch.nn.Identity()
+        assert load_x3d_checkpoint(model, path) == 'pytorchvideo'
+    assert 'backbone.res2.0.downsample.1.weight' not in exact.state_dict()
+    # exporting the shortcut-BN-free model gives PyTorchVideo's tensors back
+    exported = export_pytorchvideo(exact.state_dict())
+    assert set(exported) == set(ptv_state)
+    for k, v in exported.items():
+        assert torch.equal(v, ptv_state[k]), k
+
+    clip = torch.randn(3, 3, 5, CROP, CROP,
+                       generator=torch.Generator().manual_seed(2))
+    ref = _train_logits(ptv, clip)
+    torch.testing.assert_close(_train_logits(exact, clip), ref, rtol=1e-4,
+                               atol=1e-4)
+    assert (_train_logits(default, clip) - ref).abs().max() > 1e-2
+    # the first res2 block alone, where the two networks differ
+    with torch.no_grad():
+        stem = exact.backbone.stem
+        x = stem.relu(stem.bn(stem.conv_t(stem.conv_xy(clip))))
+        torch.testing.assert_close(
+            exact.backbone.res2[0](x),
+            ptv.blocks[1].res_blocks[0](ptv.blocks[0](clip)),
+            rtol=1e-4, atol=1e-4)
+
+
+def test_fully_convolutional_test_view_equals_pytorchvideo(tmp_path,
+                                                           create_x3d):
+    """One 13 x 182 x 182 view of a converted X3D-S (trained at 160) scored
+    by ``test_step`` equals PyTorchVideo's fully convolutional eval output
+    (average pool with the 160-crop kernel at stride 1, softmax at each of
+    the 2 x 2 positions, mean)."""
+    from mmaction.structures import ActionDataSample
+
+    from mmx3d.registry import MODELS
+    torch.manual_seed(0)
+    ptv = create_x3d(input_clip_length=13, input_crop_size=160,
+                     depth_factor=2.2)  # softmax head, as published
+    randomize(ptv, seed=5)
+    with torch.no_grad():
+        ptv.blocks[5].proj.weight.mul_(30)  # spread the probabilities
+    path = str(tmp_path / 'X3D_S.pyth')
+    torch.save({'model_state': ptv.state_dict()}, path)
+
+    def recognizer(train_crop_size):
+        model = MODELS.build(
+            dict(type='Recognizer3D',
+                 backbone=dict(type='X3DBackbone', arch='s'),
+                 cls_head=dict(type='X3DClsHead', num_classes=400,
+                               in_channels=192, mid_channels=432,
+                               train_crop_size=train_crop_size),
+                 data_preprocessor=dict(
+                     type='ActionDataPreprocessor',
+                     mean=[114.75] * 3, std=[57.375] * 3,
+                     format_shape='NCTHW')))
+        model.load_state_dict(convert_checkpoint(path, arch='s'))
+        return model.eval()
+
+    model, pooled = recognizer(160), recognizer(None)
+    g = torch.Generator().manual_seed(3)
+    clip = torch.randint(0, 256, (1, 3, 13, 182, 182), generator=g,
+                         dtype=torch.uint8)
+    data = dict(inputs=[clip], data_samples=[ActionDataSample()])
+    with torch.no_grad():
+        score = model.test_step(data)[0].pred_score
+        ref = ptv((clip.float() - 114.75) / 57.375)[0]
+        old = pooled.test_step(data)[0].pred_score
+    assert (ref - ref.mean()).abs().max() > 1e-3  # not uniform
+    assert (score - ref).abs().max() <= 1e-5
+    assert (old - ref).abs().max() > 1e-4  # global pooling is not the same
+    # at the train crop (one position) the two heads agree exactly
+    small = dict(inputs=[clip[..., :160, :160].contiguous()],
+                 data_samples=[ActionDataSample()])
+    with torch.no_grad():
+        torch.testing.assert_close(model.test_step(small)[0].pred_score,
+                                   pooled.test_step(small)[0].pred_score,
+                                   rtol=0, atol=0)

@@ -111,7 +111,7 @@ def test_test_tool_adds_the_hook(monkeypatch, tmp_path):
     captured = {}
 
     def fake_build_runner(cfg, **kwargs):
-        captured['hooks'] = [h['type'] for h in cfg.custom_hooks]
+        captured['hooks'] = list(cfg.custom_hooks)
         raise SystemExit(0)
 
     monkeypatch.setattr(test_tool, 'build_runner', fake_build_runner)
@@ -120,8 +120,12 @@ def test_test_tool_adds_the_hook(monkeypatch, tmp_path):
             osp.join(ROOT, 'configs/x3d/x3d_xs_kinetics400.py'),
             str(tmp_path / 'none.pth'), '--fuse'
         ])
-    assert 'FuseBNHook' in captured['hooks']
-    assert HOOKS.get('FuseBNHook') is not None
+    # the hook the tool asked for folds a model's BNs before testing
+    fuse = [h for h in captured['hooks'] if h['type'] == 'FuseBNHook']
+    assert len(fuse) == 1
+    model = _recognizer()
+    HOOKS.build(fuse[0]).before_test(SimpleNamespace(model=model))
+    assert count_bn(model) == 0
 
 
 def test_fuse_bn_hook_in_a_real_test_loop(synthetic_data, tmp_path):

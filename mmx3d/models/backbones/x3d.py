@@ -6,6 +6,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 import torch.utils.checkpoint as cp
+from mmaction.utils import ConfigType
 from mmcv.cnn import build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import constant_init, kaiming_init
@@ -20,9 +21,6 @@ from ..utils.fused_ops import (
     conv_bn_relu_channelwise_conv,
     keep_memory_format,
 )
-
-ConfigType = Dict
-OptConfigType = Optional[Dict]
 
 
 def round_width(width: float,
@@ -64,7 +62,7 @@ class X3DBottleneck(nn.Module):
 
         x ─┬─ conv_a 1x1x1 ─ BN ─ ReLU ─ conv_b 3x3x3 channel-wise (1,s,s)
            │   ─ BN ─ [SE] ─ Swish ─ conv_c 1x1x1 ─ BN(γ=0) ─ DropConnect ─┐
-           └─ identity | (conv 1x1x1 stride 1,s,s ─ BN) ─────────────(+)─ ReLU
+           └─ identity | (conv 1x1x1 stride 1,s,s [─ BN]) ───────────(+)─ ReLU
 
     Args:
         in_channels (int): Input channels.
@@ -75,6 +73,9 @@ class X3DBottleneck(nn.Module):
         se_ratio (float, optional): SE bottleneck ratio; None disables SE.
             Defaults to None.
         downsample (bool): Use a projection shortcut. Defaults to False.
+        shortcut_bn (bool): BN after the projection shortcut's conv.
+            PyTorchVideo's X3D omits it where the shortcut keeps the width
+            (res2). Defaults to True.
         drop_connect_rate (float): Drop-connect probability. Defaults to 0.
         use_swish (bool): Swish after SE (ReLU if False). Defaults to True.
         memory_efficient_swish (bool): See :class:`Swish`. Defaults to True.
@@ -98,6 +99,7 @@ class X3DBottleneck(nn.Module):
                  dilation: int = 1,
                  se_ratio: Optional[float] = None,
                  downsample: bool = False,
+                 shortcut_bn: bool = True,
                  drop_connect_rate: float = 0.0,
                  use_swish: bool = True,
                  memory_efficient_swish: bool = True,
@@ -136,15 +138,18 @@ class X3DBottleneck(nn.Module):
         self.drop_connect = DropConnect(drop_connect_rate)
         self.downsample = None
         if downsample:
-            self.downsample = nn.Sequential(
+            layers = [
                 build_conv_layer(
                     conv_cfg,
                     in_channels,
                     out_channels,
                     1,
                     stride=(1, s, s),
-                    bias=False),
-                build_norm_layer(norm_cfg, out_channels)[1])
+                    bias=False)
+            ]
+            if shortcut_bn:
+                layers.append(build_norm_layer(norm_cfg, out_channels)[1])
+            self.downsample = nn.Sequential(*layers)
 
     def _branch(self, x: torch.Tensor) -> torch.Tensor:
         if (self.fused_ops and torch.is_grad_enabled()
@@ -236,6 +241,13 @@ class X3DBackbone(BaseModule):
             Defaults to ``dict(type='BN3d', requires_grad=True)``.
         channels_last (bool): Run in ``torch.channels_last_3d`` memory
             format. Defaults to False.
+        same_width_shortcut_bn (bool): BN on projection shortcuts whose
+            input and output widths are equal (res2 of every preset), as in
+            the paper and PySlowFast. False builds PyTorchVideo's network,
+            which has no BN there: use it to fine-tune (or run precise BN
+            on) a PyTorchVideo checkpoint, whose res2 shortcut BN mmx3d
+            otherwise sets to identity, which is exact in eval mode only.
+            Defaults to True.
         init_cfg (dict or list[dict], optional): Initialisation config.
             Defaults to None (He init, zero-init last BN of each block).
     """
@@ -248,7 +260,6 @@ class X3DBackbone(BaseModule):
         'l': (2.0, 2.25, 5.0),
         'xl': (2.9, 2.25, 5.0),
     }
-    base_stage_channels = (12, 24, 48, 96)
 
     def __init__(self,
                  arch: str = 's',
@@ -271,6 +282,7 @@ class X3DBackbone(BaseModule):
                  conv_cfg: ConfigType = dict(type='Conv3d'),
                  norm_cfg: ConfigType = dict(type='BN3d', requires_grad=True),
                  channels_last: bool = False,
+                 same_width_shortcut_bn: bool = True,
                  init_cfg: Optional[Union[Dict, List[Dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if arch not in self.arch_settings:
@@ -343,6 +355,8 @@ class X3DBackbone(BaseModule):
                         dilation=dilation,
                         se_ratio=se_ratio if i % se_every == 0 else None,
                         downsample=(i == 0),
+                        shortcut_bn=(same_width_shortcut_bn
+                                     or (in_c if i == 0 else out_c) != out_c),
                         drop_connect_rate=p,
                         use_swish=use_swish,
                         memory_efficient_swish=memory_efficient_swish,

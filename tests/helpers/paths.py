@@ -1,0 +1,14 @@
+# Copyright (c) mmx3d contributors. All rights reserved.
+"""Point shipped configs at test data."""
+
+
+def redirect(obj, old, new):
+    """Replace the ``old`` path prefix by ``new`` in every string of a
+    (nested) config dict or list."""
+    if isinstance(obj, dict):
+        return {k: redirect(v, old, new) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(redirect(v, old, new) for v in obj)
+    if isinstance(obj, str) and obj.startswith(old):
+        return new + obj[len(old):]
+    return obj
