@@ -166,6 +166,19 @@ def test_safe_load_refuses_arbitrary_code(tmp_path):
         safe_torch_load(path)
 
 
+def test_safe_load_fallback_still_refuses_code(tmp_path):
+    """A history buffer first sends the load to the restricted unpickler;
+    the code after it must be refused there too."""
+    from mmengine.logging import HistoryBuffer
+    buf = HistoryBuffer()
+    buf.update(1.0)
+    path = str(tmp_path / 'mixed.pth')
+    torch.save({'hub': buf, 'x': _Evil()}, path)
+    with pytest.raises(pickle.UnpicklingError, match='posix.system is not '
+                       'allowed'):
+        safe_torch_load(path)
+
+
 def test_restricted_getattr_only_for_history_buffer():
     from mmengine.logging import HistoryBuffer
     assert compat._restricted_getattr(HistoryBuffer, 'min') is \
