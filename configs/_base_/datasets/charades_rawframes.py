@@ -1,38 +1,23 @@
 # Charades from the official extracted frames (Charades_v1_rgb/<id>/
-# <id>-000001.jpg ..., 24 fps), same CSV annotations. X3D-S pipelines.
+# <id>-000001.jpg ..., 24 fps), same CSV annotations. The pipelines are those
+# of charades_video.py (X3D-S; `x3d_clip` sets another clip), read from frames.
 _base_ = ['./charades_video.py']
 
 dataset_type = 'CharadesRawframeDataset'
 data_root = 'data/charades/Charades_v1_rgb'
 
-train_pipeline = [
-    dict(type='SampleFrames', clip_len=13, frame_interval=12, num_clips=1),
-    dict(type='ClipLabelFromIntervals'),
-    dict(type='RawFrameDecode'),
-    dict(type='RandomRescale', scale_range=(182, 228)),
-    dict(type='RandomCrop', size=160),
-    dict(type='Flip', flip_ratio=0.5),
-    dict(type='FormatShape', input_format='NCTHW'),
-    dict(type='PackActionInputs')
-]
-val_pipeline = [
-    dict(type='SampleFrames', clip_len=13, frame_interval=12, num_clips=3,
-         test_mode=True),
-    dict(type='RawFrameDecode'),
-    dict(type='Resize', scale=(-1, 182)),
-    dict(type='CenterCrop', crop_size=160),
-    dict(type='FormatShape', input_format='NCTHW'),
-    dict(type='PackActionInputs')
-]
-test_pipeline = [
-    dict(type='SampleFrames', clip_len=13, frame_interval=12, num_clips=10,
-         test_mode=True),
-    dict(type='RawFrameDecode'),
-    dict(type='Resize', scale=(-1, 182)),
-    dict(type='ThreeCrop', crop_size=182),
-    dict(type='FormatShape', input_format='NCTHW'),
-    dict(type='PackActionInputs')
-]
+
+def from_frames(pipeline):
+    """The video ``pipeline`` with RawFrameDecode in place of decord."""
+    return [
+        dict(type='RawFrameDecode') if step['type'] == 'DecordDecode' else step
+        for step in pipeline if step['type'] != 'DecordInit'
+    ]
+
+
+train_pipeline = from_frames(_base_.train_pipeline)
+val_pipeline = from_frames(_base_.val_pipeline)
+test_pipeline = from_frames(_base_.test_pipeline)
 charades_frames = dict(
     type=dataset_type,
     data_prefix=dict(_delete_=True, img=data_root),
