@@ -3,10 +3,10 @@
 
 Each one is narrow, idempotent, documented in ``docs/faq.md``, logs one
 line on the ``mmx3d`` logger (standard :mod:`logging`, level INFO) when it
-is applied, and is tested in ``tests/test_utils/test_compat.py``. The first
-three are applied by ``import mmx3d`` because MMAction2's modules and every
-checkpoint load need them; the launcher one only where a CPU launch needs
-it.
+is applied, and is tested in ``tests/test_utils/test_compat.py``. The DRN
+stub, the allow-list and the loader replacement are applied by
+``import mmx3d``, because MMAction2's modules and every checkpoint load need
+them; the launcher patch only where a CPU launch needs it.
 
 * :func:`patch_mmaction_drn`: the mmaction2 1.2.0 wheel and sdist lack
   ``mmaction/models/localizers/drn/``, so ``import mmaction.models`` fails.
@@ -23,9 +23,9 @@ it.
   ``weights_only=True`` and, only for the one construct torch's unpickler
   cannot express (``getattr(HistoryBuffer, 'min')``, how a history buffer
   pickles its statistics methods), falls back to a restricted unpickler
-  that admits exactly torch's weights-only allow-list plus a ``getattr``
-  limited to those HistoryBuffer methods. Arbitrary pickled objects are
-  still refused in both paths.
+  that admits exactly torch's weights-only allow-list (with the types
+  added above) plus a ``getattr`` limited to those HistoryBuffer methods.
+  Arbitrary pickled objects are still refused in both paths.
 * :func:`cpu_launcher_patch`: MMEngine's ``pytorch`` launcher calls
   ``torch.cuda.set_device``, which a CPU-only torch cannot do. A context
   manager: inside it, and only without CUDA, the call is a no-op, so
@@ -34,8 +34,9 @@ it.
   distributed environment) when a launcher is used on a host without CUDA.
 
 Private APIs relied on (``tests/test_utils/test_compat.py`` fails with a
-clear message if they move): ``torch._weights_only_unpickler.
-_get_allowed_globals`` and MMEngine's ``CheckpointLoader._schemes``.
+clear message if they move): ``_get_allowed_globals`` of
+``torch._weights_only_unpickler`` and MMEngine's
+``CheckpointLoader._schemes``.
 """
 import contextlib
 import importlib.abc
