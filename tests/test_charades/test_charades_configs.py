@@ -67,3 +67,21 @@ def test_other_charades_configs_load(repo_root, name):
     assert cfg.test_evaluator.type == 'CharadesMAP'
     if 'model' in cfg:
         assert MODELS.build(cfg.model).cls_head.num_classes == 6
+
+
+def test_rawframes_config_is_the_video_recipe_from_frames(repo_root):
+    video = Config.fromfile(
+        osp.join(repo_root, 'configs/x3d/x3d_s_charades.py'))
+    frames = Config.fromfile(
+        osp.join(repo_root, 'configs/x3d/x3d_s_charades_rawframes.py'))
+    assert frames.model == video.model and frames.load_from == video.load_from
+    assert frames.train_cfg == video.train_cfg
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        ds, ds_video = frames[loader].dataset, video[loader].dataset
+        assert (ds.type, ds.fps) == ('CharadesRawframeDataset', 24)
+        assert ds.data_prefix == dict(img='data/charades/Charades_v1_rgb')
+        want = [
+            dict(type='RawFrameDecode') if t['type'] == 'DecordDecode' else t
+            for t in ds_video.pipeline if t['type'] != 'DecordInit'
+        ]
+        assert ds.pipeline == want
