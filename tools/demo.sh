@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make demo`: generate the synthetic motion dataset if missing, train X3D-XS
+# `make demo`: generate the synthetic brightness-profile dataset if missing, train X3D-XS
 # on it with 2 processes (CPU: gloo + DDP; GPU hosts: NCCL), then run the
 # multi-view test of the best checkpoint, with and without the frame-shuffling
 # ablation.

@@ -49,10 +49,6 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
-    if args.views is not None:
-        for step in cfg.test_dataloader.dataset.pipeline:
-            if step['type'] == 'SampleFrames':
-                step['num_clips'] = args.views
     cfg.load_from = args.checkpoint
     cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
         dict(type='InferenceCostHook'),
@@ -67,7 +63,7 @@ def main(argv=None):
         cfg.test_evaluator.append(
             dict(type='DumpResults', out_file_path=args.dump))
     runner = build_runner(cfg, work_dir=args.work_dir,
-                          launcher=args.launcher)
+                          launcher=args.launcher, views=args.views)
     metrics = runner.test()
     out = args.out or osp.join(runner.work_dir, 'test_metrics.json')
     if runner.rank == 0:

@@ -29,7 +29,7 @@ from mmengine.dataset import Compose
 from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
 
-from ..evaluation.functional import read_labelmap
+from ..fileio import read_labelmap
 from ..registry import MODELS
 from ..utils import register_all_modules
 from .proposals import detect_persons, person_label_of

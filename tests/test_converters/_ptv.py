@@ -1,40 +1,21 @@
 # Copyright (c) mmx3d contributors. All rights reserved.
-"""Test helpers: PyTorchVideo's ``create_x3d`` without torchvision, random
-weights and BN statistics, and mmx3d models of a preset."""
-import sys
-import types
-
-import pytest
+"""Test helpers: PyTorchVideo's ``create_x3d``, random weights and BN
+statistics, and mmx3d models of a preset."""
 import torch
 import torch.nn as nn
 
 
 def import_create_x3d():
-    """``pytorchvideo.models.x3d.create_x3d``, stubbing what is absent here.
-
-    PyTorchVideo's ``models/head.py`` imports ``torchvision.ops.RoIAlign``,
-    which X3D never uses; when torchvision is not installed a stub stands in
-    for the import only and is removed from ``sys.modules`` again.
-    """
-    pytest.importorskip('fvcore')
-    with pytest.MonkeyPatch.context() as mp:
-        try:
-            import torchvision.ops  # noqa: F401
-        except ImportError:
-            tv = types.ModuleType('torchvision')
-            ops = types.ModuleType('torchvision.ops')
-
-            class RoIAlign(nn.Module):  # never called by X3D
-
-                def __init__(self, *args, **kwargs):
-                    raise RuntimeError('torchvision stub')
-
-            ops.RoIAlign = RoIAlign
-            tv.ops = ops
-            mp.setitem(sys.modules, 'torchvision', tv)
-            mp.setitem(sys.modules, 'torchvision.ops', ops)
-        x3d = pytest.importorskip('pytorchvideo.models.x3d')
-    return x3d.create_x3d
+    """``pytorchvideo.models.x3d.create_x3d`` (torchvision stood in for where
+    absent, see :func:`mmx3d.benchmark.builders.import_pytorchvideo_x3d`).
+    PyTorchVideo is a pinned test dependency: a failed import fails the
+    test instead of skipping it."""
+    from mmx3d.benchmark.builders import import_pytorchvideo_x3d
+    create_x3d = import_pytorchvideo_x3d()
+    assert create_x3d is not None, (
+        'pytorchvideo.models.x3d does not import; install '
+        'requirements/tests.txt')
+    return create_x3d
 
 
 def randomize(model: nn.Module, seed: int = 0) -> nn.Module:

@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import os.path as osp
+import pickle
 
 import pytest
 import torch
@@ -90,12 +91,14 @@ def test_pretrained_init_wrong_variant(source):
 
 
 def test_pretrained_init_other_models_unchanged(tmp_path):
-    """Non-X3D checkpoints still go through MMEngine's PretrainedInit."""
+    """Non-X3D checkpoints still go through MMEngine's PretrainedInit (which
+    loads the keys that fit, non-strictly, and ignores the rest)."""
     from mmengine.model import BaseModule
     src = nn.Conv2d(3, 4, 3)
     path = str(tmp_path / 'conv.pth')
-    torch.save({'state_dict': {'0.' + k: v for k, v in
-                               src.state_dict().items()}}, path)
+    state = {'body.0.' + k: v for k, v in src.state_dict().items()}
+    state['unknown.weight'] = torch.zeros(2)
+    torch.save({'state_dict': state}, path)
 
     class Net(BaseModule):
 
@@ -105,9 +108,10 @@ def test_pretrained_init_other_models_unchanged(tmp_path):
             self.body = nn.Sequential(nn.Conv2d(3, 4, 3))
 
     net = Net()
-    net.init_weights()  # MMEngine: non-strict, keys do not match, no error
-    net.body.load_state_dict(torch.load(path)['state_dict'])
+    assert not torch.equal(net.body[0].weight, src.weight)
+    net.init_weights()
     assert torch.equal(net.body[0].weight, src.weight)
+    assert torch.equal(net.body[0].bias, src.bias)
 
 
 def test_load_x3d_checkpoint_bare_backbone(source):
@@ -131,6 +135,8 @@ def test_load_from_and_tools_test(tmp_path, synthetic_data):
     """tools/test.py takes a PySlowFast file and scores like the mmx3d one."""
     tools_test, root = _load_tools_test()
     model = randomize(build_mmx3d('xs', num_classes=4), seed=2)
+    with torch.no_grad():  # probabilities that differ from video to video
+        model.cls_head.fc_cls.weight.mul_(300)
     pth = str(tmp_path / 'mmx3d.pth')
     save_checkpoint(model.state_dict(), pth)
     pyth = str(tmp_path / 'x3d_xs_synthetic.pyth')
@@ -143,18 +149,28 @@ def test_load_from_and_tools_test(tmp_path, synthetic_data):
         'test_dataloader.persistent_workers=False'
     ]
     config = osp.join(root, 'configs', 'x3d', 'x3d_xs_synthetic.py')
-    results = []
+    results, scores = [], []
     for ckpt in (pyth, pth):
         out = str(tmp_path / (osp.basename(ckpt) + '.json'))
+        dump = str(tmp_path / (osp.basename(ckpt) + '.pkl'))
         tools_test.main([
             config, ckpt, '--work-dir', str(tmp_path / 'work'), '--views',
-            '1', '--out', out, '--cfg-options', *opts
+            '1', '--out', out, '--dump', dump, '--cfg-options', *opts
         ])
         with open(out) as f:
             results.append(json.load(f))
+        with open(dump, 'rb') as f:
+            scores.append(torch.stack(
+                [torch.as_tensor(r['pred_score']) for r in pickle.load(f)]))
     assert results[0]['checkpoint'] == pyth
-    keys = [k for k in results[1] if k.startswith('acc/')]
-    assert keys and all(results[0][k] == results[1][k] for k in keys)
+    assert results[0]['acc/top1'] == results[1]['acc/top1']
+    # every video's class probabilities, not only the accuracy
+    assert scores[0].shape == (8, 4)
+    assert (scores[0].max(1).values - scores[0].min(1).values).min() > 0.1
+    torch.testing.assert_close(scores[0], scores[1], rtol=1e-5, atol=1e-6)
+    # the small probabilities too
+    torch.testing.assert_close(scores[0].log(), scores[1].log(), rtol=0,
+                               atol=1e-3)
 
 
 def test_convert_checkpoint_hook_wrong_variant(tmp_path):
