@@ -28,8 +28,11 @@ def parse_args(argv=None):
         '--out', help='JSON file for the metrics (default: '
         '<work_dir>/test_metrics.json)')
     parser.add_argument(
-        '--views', type=int, help='clips per video (overrides the test '
-        'pipeline\'s SampleFrames.num_clips)')
+        '--views', help='test views: K clips per video (overrides the '
+        'clip sampler\'s num_clips), or KxC with C = 1 for PySlowFast\'s '
+        '1-crop test (short side at the training jitter\'s lower bound, '
+        'centre crop at the training crop) or 3 for the config\'s 3 crops, '
+        'e.g. 10x1, 10x3')
     parser.add_argument(
         '--fuse', action='store_true',
         help='fold BN into convolutions before testing (deploy path)')

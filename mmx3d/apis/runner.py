@@ -8,7 +8,7 @@ import contextlib
 import glob
 import os.path as osp
 import re
-from typing import List, Optional
+from typing import List, Optional, Tuple, Union
 
 import torch
 from mmengine.config import Config
@@ -68,8 +68,13 @@ def _replace_sync_bn(obj):
             _replace_sync_bn(v)
 
 
+def _is_clip_sampler(step: dict) -> bool:
+    # MMAction2's SampleFrames and mmx3d's PySlowFastSampleFrames
+    return step['type'].endswith('SampleFrames')
+
+
 def set_test_views(pipeline: List[dict], views: int) -> None:
-    """Set ``num_clips`` of the ``SampleFrames`` steps of a test pipeline.
+    """Set ``num_clips`` of the clip sampler of a test pipeline.
 
     The ``--views K`` option of ``tools/test.py`` and the ``views`` argument
     of :func:`mmx3d.apis.inference_recognizer`.
@@ -79,18 +84,68 @@ def set_test_views(pipeline: List[dict], views: int) -> None:
         views (int): Clips per video, at least 1.
 
     Raises:
-        ValueError: If ``views < 1`` or the pipeline has no ``SampleFrames``
-            step (naming the steps it has).
+        ValueError: If ``views < 1`` or the pipeline has no
+            ``SampleFrames``/``PySlowFastSampleFrames`` step (naming the
+            steps it has).
     """
     if views < 1:
         raise ValueError(f'views must be >= 1, got {views}')
-    steps = [step for step in pipeline if step['type'] == 'SampleFrames']
+    steps = [step for step in pipeline if _is_clip_sampler(step)]
     if not steps:
         raise ValueError('cannot set the number of views: the test pipeline '
                          'has no SampleFrames step (steps: '
                          f'{[step["type"] for step in pipeline]})')
     for step in steps:
         step['num_clips'] = views
+
+
+def set_single_crop(cfg: Config) -> None:
+    """PySlowFast's 1-crop test (the "10 x 1" views): the short side
+    resized to the training scale jitter's lower bound and one centre crop
+    at the training crop, instead of three crops at the test crop.
+
+    Reads ``RandomRescale.scale_range`` and ``RandomCrop.size`` of the
+    training pipeline and rewrites the test pipeline's ``Resize`` and
+    ``ThreeCrop``/``CenterCrop`` in place.
+
+    Raises:
+        ValueError: If either pipeline lacks the steps it reads or writes.
+    """
+    train = {s['type']: s for s in cfg.train_dataloader.dataset.pipeline}
+    test = cfg.test_dataloader.dataset.pipeline
+    if 'RandomRescale' not in train or 'RandomCrop' not in train:
+        raise ValueError('1-crop views need RandomRescale and RandomCrop in '
+                         f'the training pipeline (steps: {list(train)})')
+    crops = [i for i, s in enumerate(test)
+             if s['type'] in ('ThreeCrop', 'CenterCrop')]
+    resizes = [s for s in test if s['type'] == 'Resize']
+    if len(crops) != 1 or len(resizes) != 1:
+        raise ValueError('1-crop views need one Resize and one ThreeCrop/'
+                         'CenterCrop in the test pipeline (steps: '
+                         f'{[s["type"] for s in test]})')
+    resizes[0]['scale'] = (-1, int(train['RandomRescale']['scale_range'][0]))
+    test[crops[0]] = dict(type='CenterCrop',
+                          crop_size=train['RandomCrop']['size'])
+
+
+def parse_views(views: Union[int, str]) -> Tuple[int, Optional[int]]:
+    """``K`` or ``'KxC'`` (C = 1 or 3 spatial crops) -> ``(K, C or None)``.
+
+    Raises:
+        ValueError: For any other text.
+    """
+    if isinstance(views, int):
+        return views, None
+    clips, sep, crops = str(views).lower().partition('x')
+    try:
+        k, c = int(clips), int(crops) if sep else None
+    except ValueError:
+        raise ValueError(f'views must be K or KxC (e.g. 10 or 10x1), got '
+                         f'{views!r}') from None
+    if c not in (None, 1, 3):
+        raise ValueError(f'views {views!r}: the test pipelines offer 1 or 3 '
+                         'crops')
+    return k, c
 
 
 def prepare_cfg(cfg: Config,
@@ -102,7 +157,7 @@ def prepare_cfg(cfg: Config,
                 auto_scale_lr: Optional[str] = None,
                 seed: Optional[int] = None,
                 deterministic: bool = False,
-                views: Optional[int] = None) -> Config:
+                views: Optional[Union[int, str]] = None) -> Config:
     """Apply the command-line options of the launchers to ``cfg``.
 
     The rewrites, in order:
@@ -122,7 +177,9 @@ def prepare_cfg(cfg: Config,
     * whenever ``load_from`` is set, a ``ConvertCheckpointHook`` so that
       PySlowFast / PyTorchVideo / MMAction2 files load as they are;
     * ``seed``/``deterministic``: ``randomness``;
-    * ``views``: ``num_clips`` of the test pipeline (:func:`set_test_views`).
+    * ``views``: ``K`` sets ``num_clips`` of the test pipeline
+      (:func:`set_test_views`); ``'Kx1'`` also switches to PySlowFast's
+      1-crop test (:func:`set_single_crop`), ``'Kx3'`` keeps the 3 crops.
 
     Args:
         cfg (Config): The config, changed in place.
@@ -138,8 +195,9 @@ def prepare_cfg(cfg: Config,
             the config's. Defaults to None.
         seed (int, optional): Random seed. Defaults to None.
         deterministic (bool): Deterministic algorithms. Defaults to False.
-        views (int, optional): Test clips per video; None keeps the
-            config's. Defaults to None.
+        views (int or str, optional): Test views, ``K`` clips or
+            ``'KxC'`` clips x crops (see :func:`parse_views`); None keeps
+            the config's. Defaults to None.
 
     Returns:
         Config: ``cfg``.
@@ -209,7 +267,10 @@ def prepare_cfg(cfg: Config,
         cfg.randomness = dict(seed=seed, deterministic=deterministic)
 
     if views is not None:
-        set_test_views(cfg.test_dataloader.dataset.pipeline, views)
+        clips, crops = parse_views(views)
+        set_test_views(cfg.test_dataloader.dataset.pipeline, clips)
+        if crops == 1:
+            set_single_crop(cfg)
     return cfg
 
 
@@ -234,4 +295,4 @@ def build_runner(cfg: Config, **kwargs) -> Runner:
 
 
 __all__ = ['load_config', 'find_resume_checkpoint', 'set_test_views',
-           'prepare_cfg', 'build_runner']
+           'set_single_crop', 'parse_views', 'prepare_cfg', 'build_runner']

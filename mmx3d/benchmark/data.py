@@ -40,7 +40,7 @@ def data_throughput(cfg: Config, videos: int = 4, iters: int = 12,
     pipeline = cfg.train_dataloader.dataset.pipeline
     clip_len = frame_interval = 1
     for step in pipeline:
-        if step['type'] == 'SampleFrames':
+        if step['type'].endswith('SampleFrames'):
             clip_len = step['clip_len']
             frame_interval = step.get('frame_interval', 1)
     frames = max(64, clip_len * frame_interval + 16)

@@ -100,14 +100,15 @@ def recognizer_complexity(recognizer: nn.Module,
 def clip_shape_from_cfg(cfg, split: str = 'train') -> Tuple[int, int, int]:
     """The ``(T, H, W)`` of one clip of a config's pipeline.
 
-    Uses ``SampleFrames.clip_len`` and the crop of ``RandomCrop``/
+    Uses ``clip_len`` of ``SampleFrames``/``PySlowFastSampleFrames`` and the
+    crop of ``RandomCrop``/
     ``RandomResizedCrop`` (train), ``CenterCrop``/``ThreeCrop`` (val/test).
     """
     pipeline = cfg[f'{split}_dataloader']['dataset']['pipeline']
     t = size = None
     for step in pipeline:
         typ = step['type']
-        if typ == 'SampleFrames':
+        if typ.endswith('SampleFrames'):  # and PySlowFastSampleFrames
             t = step['clip_len']
         elif typ in ('RandomCrop', 'RandomResizedCrop'):
             size = step.get('size', step.get('crop_size'))
@@ -128,7 +129,7 @@ def views_from_cfg(cfg, split: str = 'test') -> int:
     pipeline = cfg[f'{split}_dataloader']['dataset']['pipeline']
     clips, crops = 1, 1
     for step in pipeline:
-        if step['type'] == 'SampleFrames':
+        if step['type'].endswith('SampleFrames'):
             clips = step.get('num_clips', 1)
         elif step['type'] == 'ThreeCrop':
             crops = 3

@@ -12,6 +12,7 @@ from mmx3d.apis import runner as runner_api
 from mmx3d.apis.runner import (
     build_runner,
     find_resume_checkpoint,
+    parse_views,
     prepare_cfg,
     set_test_views,
 )
@@ -244,7 +245,7 @@ def test_seed_and_deterministic(cfg):
 def _num_clips(cfg):
     return [
         s['num_clips'] for s in cfg.test_dataloader.dataset.pipeline
-        if s['type'] == 'SampleFrames'
+        if s['type'].endswith('SampleFrames')
     ]
 
 
@@ -255,7 +256,7 @@ def test_views_set_the_test_clips_only(cfg):
     prepare_cfg(cfg, views=7)
     assert _num_clips(cfg) == [7]
     val = [s for s in cfg.val_dataloader.dataset.pipeline
-           if s['type'] == 'SampleFrames']
+           if s['type'].endswith('SampleFrames')]
     assert val[0]['num_clips'] == 1
 
 
@@ -284,3 +285,33 @@ def test_build_runner_patches_set_device_only_for_a_cpu_launch(
     assert build_runner(cfg, launcher=launcher) == 'runner'
     assert seen == dict(noop=patched, launcher=launcher)
     assert torch.cuda.set_device is original
+
+
+def test_views_kx1_is_pyslowfast_single_crop(cfg):
+    """``--views 10x1``: short side at the training jitter's lower bound,
+    one centre crop at the training crop (PySlowFast's 1-crop test)."""
+    train = {s['type']: s for s in cfg.train_dataloader.dataset.pipeline}
+    low = train['RandomRescale']['scale_range'][0]
+    crop = train['RandomCrop']['size']
+    prepare_cfg(cfg, views='10x3')  # keeps the crops
+    types = [s['type'] for s in cfg.test_dataloader.dataset.pipeline]
+    assert 'ThreeCrop' in types and _num_clips(cfg) == [10]
+    prepare_cfg(cfg, views='10x1')
+    test = cfg.test_dataloader.dataset.pipeline
+    assert _num_clips(cfg) == [10]
+    assert [s for s in test if s['type'] == 'Resize'][0]['scale'] == (-1, low)
+    assert [s for s in test if s['type'] == 'CenterCrop'] == [
+        dict(type='CenterCrop', crop_size=crop)]
+    assert not [s for s in test if s['type'] == 'ThreeCrop']
+
+
+@pytest.mark.parametrize('text,expected', [
+    (5, (5, None)), ('5', (5, None)), ('10x1', (10, 1)), ('10X3', (10, 3))])
+def test_parse_views(text, expected):
+    assert parse_views(text) == expected
+
+
+@pytest.mark.parametrize('text', ['ten', '10x2', '10x', 'x1'])
+def test_parse_views_errors(text):
+    with pytest.raises(ValueError, match='views'):
+        parse_views(text)

@@ -10,7 +10,8 @@ KINETICS_STRIDE = dict(s=(13, 6), m=(16, 5), l=(16, 5), xl=(16, 5))
 
 
 def sample_frames(pipeline):
-    return next(t for t in pipeline if t['type'] == 'SampleFrames')
+    # Charades: SampleFrames; Kinetics: PySlowFastSampleFrames
+    return next(t for t in pipeline if t['type'].endswith('SampleFrames'))
 
 
 @pytest.mark.parametrize('variant', ['s', 'm', 'l', 'xl'])
@@ -31,6 +32,10 @@ def test_charades_config_recipe_and_build(repo_root, variant):
         assert (sf['clip_len'], sf['frame_interval']) == (clip_len,
                                                          2 * stride)
         assert cfg[loader].dataset.type == 'CharadesDataset'
+        # PySlowFast's Charades loader: stride at the native frame rate,
+        # indices clamped (last frame repeated) in short videos
+        assert sf['type'] == 'SampleFrames'
+        assert sf['out_of_bound_opt'] == 'repeat_last'
     kin_sf = sample_frames(kin.train_dataloader.dataset.pipeline)
     assert (kin_sf['clip_len'], kin_sf['frame_interval']) == (clip_len,
                                                              stride)

@@ -5,7 +5,10 @@
 # are all the classes of the video. It inherits the Kinetics video base for
 # its loaders and `x3d_clip`; the pipelines here are X3D-S's for Charades
 # (13 frames x stride 12: twice the Kinetics stride), and a variant config
-# sets its own clip and crops with `x3d_clip`.
+# sets its own clip and crops with `x3d_clip`. Clips are sampled as
+# PySlowFast's Charades loader samples them: stride frame_interval at the
+# native frame rate (not Kinetics' 30 fps resampling), test clips evenly
+# spaced, indices clamped in videos shorter than a clip (repeat_last).
 _base_ = ['./kinetics400_video.py']
 
 dataset_type = 'CharadesDataset'
@@ -19,7 +22,8 @@ clip_len, frame_interval = 13, 12
 train_pipeline = [
     dict(type='DecordInit'),
     dict(type='SampleFrames', clip_len=clip_len,
-         frame_interval=frame_interval, num_clips=1),
+         frame_interval=frame_interval, num_clips=1,
+         out_of_bound_opt='repeat_last'),
     dict(type='ClipLabelFromIntervals'),
     dict(type='DecordDecode'),
     dict(type='RandomRescale', scale_range=(182, 228)),
@@ -32,7 +36,8 @@ train_pipeline = [
 val_pipeline = [
     dict(type='DecordInit'),
     dict(type='SampleFrames', clip_len=clip_len,
-         frame_interval=frame_interval, num_clips=3, test_mode=True),
+         frame_interval=frame_interval, num_clips=3, test_mode=True,
+         out_of_bound_opt='repeat_last'),
     dict(type='DecordDecode'),
     dict(type='Resize', scale=(-1, 182)),
     dict(type='CenterCrop', crop_size=160),
@@ -43,7 +48,8 @@ val_pipeline = [
 test_pipeline = [
     dict(type='DecordInit'),
     dict(type='SampleFrames', clip_len=clip_len,
-         frame_interval=frame_interval, num_clips=10, test_mode=True),
+         frame_interval=frame_interval, num_clips=10, test_mode=True,
+         out_of_bound_opt='repeat_last'),
     dict(type='DecordDecode'),
     dict(type='Resize', scale=(-1, 182)),
     dict(type='ThreeCrop', crop_size=182),

@@ -10,10 +10,17 @@ ann_file_train = 'data/kinetics400/kinetics400_train_list_rawframes.txt'
 ann_file_val = 'data/kinetics400/kinetics400_val_list_rawframes.txt'
 
 
+# frames carry no frame rate: PySlowFastSampleFrames assumes they were
+# extracted at `frames_fps` (set it to your extraction rate)
+frames_fps = 30
+
+
 def from_frames(pipeline):
     """The video ``pipeline`` with RawFrameDecode in place of decord."""
     return [
-        dict(type='RawFrameDecode') if step['type'] == 'DecordDecode' else step
+        dict(type='RawFrameDecode') if step['type'] == 'DecordDecode' else
+        dict(step, fps=frames_fps)
+        if step['type'] == 'PySlowFastSampleFrames' else step
         for step in pipeline if step['type'] != 'DecordInit'
     ]
 

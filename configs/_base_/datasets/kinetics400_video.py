@@ -10,14 +10,19 @@ ann_file_val = 'data/kinetics400/kinetics400_val_list_videos.txt'
 ann_file_test = 'data/kinetics400/kinetics400_val_list_videos.txt'
 
 # X3D-S: 13 frames x stride 6, train crop 160 out of a short side jittered in
-# [182, 228], test crop 182 (3-crop of the short side resized to 182)
+# [182, 228], test crop 182 (3-crop of the short side resized to 182).
+# Clips are sampled as PySlowFast samples them (the published weights were
+# trained and tested so): the video is treated as resampled to 30 fps, so a
+# clip spans clip_len x frame_interval frames at 30 fps (PySlowFastSampleFrames).
+# Test views are downscaled with area averaging (PySlowFast's decoder scales
+# with an area filter; cv2's INTER_AREA is close, not identical).
 clip_len, frame_interval = 13, 6
 train_crop, test_crop = 160, 182
 scale_range = (182, 228)
 
 train_pipeline = [
     dict(type='DecordInit'),
-    dict(type='SampleFrames', clip_len=clip_len,
+    dict(type='PySlowFastSampleFrames', clip_len=clip_len,
          frame_interval=frame_interval, num_clips=1),
     dict(type='DecordDecode'),
     dict(type='RandomRescale', scale_range=scale_range),
@@ -28,21 +33,23 @@ train_pipeline = [
 ]
 val_pipeline = [
     dict(type='DecordInit'),
-    dict(type='SampleFrames', clip_len=clip_len,
+    dict(type='PySlowFastSampleFrames', clip_len=clip_len,
          frame_interval=frame_interval, num_clips=1, test_mode=True),
     dict(type='DecordDecode'),
-    dict(type='Resize', scale=(-1, test_crop)),
+    dict(type='Resize', scale=(-1, test_crop), interpolation='area'),
     dict(type='CenterCrop', crop_size=train_crop),
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='PackActionInputs')
 ]
-# 10 uniformly spaced clips x 3 crops (left/centre/right) at the test crop
+# 10 clips x 3 crops (left/centre/right) at the test crop; the head scores
+# the 182 crop fully convolutionally with the 160 crop's pooling kernel
+# (X3DClsHead.train_crop_size, set by `x3d_clip`)
 test_pipeline = [
     dict(type='DecordInit'),
-    dict(type='SampleFrames', clip_len=clip_len,
+    dict(type='PySlowFastSampleFrames', clip_len=clip_len,
          frame_interval=frame_interval, num_clips=10, test_mode=True),
     dict(type='DecordDecode'),
-    dict(type='Resize', scale=(-1, test_crop)),
+    dict(type='Resize', scale=(-1, test_crop), interpolation='area'),
     dict(type='ThreeCrop', crop_size=test_crop),
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='PackActionInputs')
@@ -96,13 +103,19 @@ def set_clip(cfg, *, clip_len, frame_interval, train_crop, test_crop,
     config). ``test_clips`` changes the number of test clips too. It is
     written for the pipelines of this file and of the files that inherit it
     (rawframes, Charades): this table is the one place that says which
-    transform argument is which setting.
+    transform argument is which setting. An ``X3DClsHead`` learns the
+    training crop (``train_crop_size``), for fully convolutional testing.
     """
     cfg.update(
         clip_len=clip_len, frame_interval=frame_interval,
         train_crop=train_crop, test_crop=test_crop, scale_range=scale_range)
+    head = cfg.get('model', {}).get('cls_head', {})
+    if head.get('type') == 'X3DClsHead':
+        head['train_crop_size'] = train_crop
+    sample = dict(clip_len=clip_len, frame_interval=frame_interval)
     args = dict(
-        SampleFrames=dict(clip_len=clip_len, frame_interval=frame_interval),
+        SampleFrames=sample,
+        PySlowFastSampleFrames=sample,
         RandomRescale=dict(scale_range=scale_range),
         RandomCrop=dict(size=train_crop),
         CenterCrop=dict(crop_size=train_crop),
