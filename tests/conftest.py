@@ -34,3 +34,23 @@ def synthetic_data(tmp_path_factory):
     generate_synthetic_kinetics(root, num_train=16, num_val=8, num_frames=16,
                                 size=48)
     return root
+
+
+@pytest.fixture(scope='session')
+def ava_synthetic(tmp_path_factory):
+    """A small synthetic AVA-format dataset (8 train / 3 val videos)."""
+    from mmx3d.datasets.ava_synthetic import generate_synthetic_ava
+    root = str(tmp_path_factory.mktemp('ava_synthetic'))
+    files = generate_synthetic_ava(
+        root, num_train_videos=8, num_val_videos=3, num_keyframes=6)
+    files['root'] = root
+    return files
+
+
+@pytest.fixture(scope='session')
+def charades_mini(tmp_path_factory):
+    """A few Charades-format videos (mp4v + JPEG frames) for data tests."""
+    from mmx3d.datasets.charades_synthetic import generate_synthetic_charades
+    root = str(tmp_path_factory.mktemp('charades_mini'))
+    generate_synthetic_charades(root, num_train=8, num_test=6, rawframes=True)
+    return root

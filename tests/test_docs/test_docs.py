@@ -64,6 +64,7 @@ def test_docs_show_commands():
     assert 'README.md' in pages and 'docs/training.md' in pages
 
 
+@pytest.mark.slow  # one subprocess (`--help`) per script
 @pytest.mark.parametrize('page,cmd', COMMANDS,
                          ids=[f'{p}:{c[:60]}' for p, c in COMMANDS])
 def test_command_exists_with_its_flags(page, cmd):

@@ -20,6 +20,7 @@ def one_thread():
     torch.set_num_threads(n)
 
 
+@pytest.mark.slow
 def test_mini_charades_train_and_test(repo_root, tmp_path, monkeypatch,
                                       one_thread):
     root = str(tmp_path / 'data')
