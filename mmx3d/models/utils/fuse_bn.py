@@ -14,13 +14,12 @@ every convolution except the SE layers and ``lin5``::
     head:        conv5 + conv5_bn
 
 :func:`fuse_bn` folds all of them (and any ``nn.Sequential(conv, bn, ...)``
-elsewhere) and replaces each BN by :class:`torch.nn.Identity`. The result
-gives the outputs of the original model in eval mode (to float rounding,
-checked by ``tests/test_models/test_fuse_bn.py``); it is meant for testing
-and deployment, not for further training. MMCV's ``fuse_conv_bn`` instead
-pairs a BN with whatever convolution was registered before it, which in X3D's block would
-be wrong for ``bn_b`` whenever a module order changes; here the pairs are
-named.
+elsewhere) and replaces each BN by :class:`torch.nn.Identity`. The result gives
+the outputs of the original model in eval mode (to float rounding, checked by
+``tests/test_models/test_fuse_bn.py``); it is meant for testing and deployment,
+not for further training. MMCV's ``fuse_conv_bn`` instead pairs a BN with
+whatever convolution was registered before it, which in X3D's block would be
+wrong for ``bn_b`` whenever a module order changes; here the pairs are named.
 """
 from typing import List, Tuple
 
