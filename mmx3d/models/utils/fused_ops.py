@@ -31,9 +31,10 @@ Per block, the stored branch-width activations drop from six or seven
 the plain modules (bitwise equal outputs); gradients match to float rounding
 (``tests/test_models/test_fused_ops.py`` checks both, exactly in float64). BN
 running statistics and ``num_batches_tracked`` are updated as
-:class:`torch.nn.BatchNorm3d` does, in training and in eval (frozen BN) mode. Unsupported modules (``SyncBatchNorm``, ``SubBatchNorm3d``, a
-non-Swish activation, ...) and autocast are detected by
-:func:`can_fuse_block`, and such blocks keep the plain path.
+:class:`torch.nn.BatchNorm3d` does, in training and in eval (frozen BN) mode.
+Unsupported modules (``SyncBatchNorm``, ``SubBatchNorm3d``, a non-Swish
+activation, ...) and autocast are detected by :func:`can_fuse_block`, and such
+blocks keep the plain path.
 """
 from typing import Optional, Tuple
 
