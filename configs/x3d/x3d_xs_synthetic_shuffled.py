@@ -1,6 +1,7 @@
 # Ablation of x3d_xs_synthetic.py: frames are shuffled inside every clip
-# (train, val and test), so the direction of motion is destroyed. Trained or
-# tested this way, accuracy falls towards chance (25%): the task needs time.
+# (train, val and test), so the order of the brightness profile over time is
+# destroyed. Trained or tested this way, accuracy falls towards chance (25%):
+# the task needs time.
 _base_ = ['./x3d_xs_synthetic.py']
 
 
