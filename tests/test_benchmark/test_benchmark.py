@@ -215,3 +215,15 @@ def test_cli_worker_processes(tmp_path):
         assert r['infer_peak_mem_mb'] >= r['infer_base_mem_mb']
     assert m['infer_mem_ratio_vs_mmaction2'] == pytest.approx(
         m['infer_peak_mem_mb'] / saved['mmaction2']['infer_peak_mem_mb'])
+
+
+def test_deploy_check_compares_the_whole_recognizer():
+    """The deploy check of mmx3d's inference benchmark runs backbone and
+    head (``stage='head'``): a change confined to the classifier shows."""
+    from mmx3d.benchmark.timing import Bench
+    cfg = load_config(XS)
+    opts = BenchOptions(config=XS, shape=SHAPE, batch=2)
+    bench = Bench('mmx3d', 'infer', cfg, model_spec(cfg, SHAPE), opts)
+    assert bench._deploy_check() < 1e-4
+    bench.unfused['cls_head.fc_cls.bias'][0] += 1.0
+    assert bench._deploy_check() == pytest.approx(1.0, abs=1e-3)
