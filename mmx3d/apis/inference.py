@@ -71,7 +71,8 @@ def read_label_map(path: Optional[str] = None) -> List[str]:
 def init_recognizer(config: Union[str, Path, Config],
                     checkpoint: Optional[str] = None,
                     device: Union[str, torch.device] = 'cpu',
-                    cfg_options: Optional[dict] = None) -> nn.Module:
+                    cfg_options: Optional[dict] = None,
+                    fuse: bool = False) -> nn.Module:
     """Build a recognizer from a config and load any X3D checkpoint format.
 
     Args:
@@ -81,6 +82,9 @@ def init_recognizer(config: Union[str, Path, Config],
             random weights. Defaults to None.
         device (str or torch.device): Defaults to ``'cpu'``.
         cfg_options (dict, optional): Config overrides (``key.sub=value``).
+        fuse (bool): Fold BN into the convolutions
+            (:func:`mmx3d.models.utils.fuse_bn`): the same scores, faster;
+            the model can then not be trained. Defaults to False.
 
     Returns:
         nn.Module: The model in eval mode, with its config as ``model.cfg``.
@@ -98,6 +102,9 @@ def init_recognizer(config: Union[str, Path, Config],
     model = _mmaction_init(config, None, device='cpu')
     if checkpoint is not None:
         load_x3d_checkpoint(model, checkpoint)
+    if fuse:
+        from mmx3d.models.utils.fuse_bn import fuse_bn
+        fuse_bn(model)
     return model.to(device).eval()
 
 

@@ -4,8 +4,8 @@
 From one mmx3d config, :func:`model_spec` takes the expansion factors,
 classes, dropout and clip shape; the builders turn that into
 
-* ``mmx3d``: the config's model, with channels-last and fused ops switched
-  on unless ``plain`` (:func:`mmx3d_model_cfg`);
+* ``mmx3d``: the config's model as shipped (channels-last and fused ops
+  on); ``plain`` switches them off (:func:`mmx3d_model_cfg`);
 * ``mmaction2``: MMAction2's ``X3D`` + ``X3DHead`` in a ``Recognizer3D``
   (:func:`mmaction2_model_cfg`);
 * ``pytorchvideo``: PyTorchVideo's ``create_x3d`` (if installed).
@@ -61,17 +61,17 @@ def model_spec(cfg: Config, shape: Optional[Sequence[int]] = None) -> Dict:
 
 
 def mmx3d_model_cfg(cfg: Config, plain: bool = False) -> Dict:
-    """The config's model; unless ``plain`` with ``channels_last`` and
-    ``fused_ops`` in the backbone and the channels-last
-    ``X3DDataPreprocessor``."""
+    """The config's model as shipped (the shipped configs turn on
+    ``channels_last`` and ``fused_ops``); with ``plain`` those switches off
+    and the channels-first data preprocessor, the path a user got before
+    they became the default."""
     model = copy.deepcopy(cfg.model)
-    if not plain:
-        model.backbone.channels_last = True
-        model.backbone.fused_ops = True
+    if plain:
+        model.backbone.channels_last = False
+        model.backbone.fused_ops = False
         dp = model.get('data_preprocessor', {})
-        if dp.get('type') in ('ActionDataPreprocessor', 'X3DDataPreprocessor'):
-            dp['type'] = 'X3DDataPreprocessor'
-            dp['channels_last'] = True
+        if dp.get('type') == 'X3DDataPreprocessor':
+            dp['channels_last'] = False
     return model
 
 
@@ -136,7 +136,8 @@ def build_model(impl: str, cfg: Config, spec: Dict,
         impl (str): One of :data:`IMPLS`.
         cfg (Config): The mmx3d config (used for ``mmx3d``).
         spec (dict): :func:`model_spec` of it (used for the others).
-        plain (bool): ``mmx3d`` as configured. Defaults to False.
+        plain (bool): ``mmx3d`` without channels-last and fused ops.
+            Defaults to False (the config as shipped).
 
     Returns:
         nn.Module: A ``Recognizer3D`` (``mmx3d``, ``mmaction2``) or

@@ -36,7 +36,8 @@ class BenchOptions:
         device (str): ``cpu`` or ``cuda[:i]``. Defaults to ``'cpu'``.
         amp (bool): Mixed precision (CUDA only). Defaults to False.
         compile (bool): ``torch.compile`` mmx3d's backbone and head.
-        plain (bool): mmx3d as configured (no channels-last, fused ops).
+        plain (bool): mmx3d without channels-last and fused ops (the
+            shipped configs turn them on).
         no_deploy (bool): mmx3d inference without BN folding.
         seed (int): Seed of the random clips and labels. Defaults to 0.
         threads (int, optional): CPU threads. Defaults to torch's default.

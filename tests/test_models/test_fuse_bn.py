@@ -105,8 +105,11 @@ def test_fuse_bn_hook_before_test():
                                atol=1e-5)
 
 
-def test_test_tool_adds_the_hook(monkeypatch, tmp_path):
-    """``tools/test.py --fuse`` asks for the hook this module registers."""
+@pytest.mark.parametrize('flags,folded', [([], True), (['--fuse'], True),
+                                           (['--no-fuse'], False)])
+def test_test_tool_folds_bn_by_default(monkeypatch, tmp_path, flags, folded):
+    """``tools/test.py`` folds BN unless ``--no-fuse`` (the hook it adds
+    folds a model's BNs before testing)."""
     import tools.test as test_tool
     captured = {}
 
@@ -118,14 +121,30 @@ def test_test_tool_adds_the_hook(monkeypatch, tmp_path):
     with pytest.raises(SystemExit):
         test_tool.main([
             osp.join(ROOT, 'configs/x3d/x3d_xs_kinetics400.py'),
-            str(tmp_path / 'none.pth'), '--fuse'
+            str(tmp_path / 'none.pth'), *flags
         ])
-    # the hook the tool asked for folds a model's BNs before testing
     fuse = [h for h in captured['hooks'] if h['type'] == 'FuseBNHook']
-    assert len(fuse) == 1
-    model = _recognizer()
-    HOOKS.build(fuse[0]).before_test(SimpleNamespace(model=model))
-    assert count_bn(model) == 0
+    assert len(fuse) == int(folded)
+    if folded:
+        model = _recognizer()
+        HOOKS.build(fuse[0]).before_test(SimpleNamespace(model=model))
+        assert count_bn(model) == 0
+
+
+def test_init_recognizer_fuse_keeps_scores(tmp_path):
+    """``init_recognizer(..., fuse=True)`` (what ``recognize.py`` uses)
+    folds every BN and gives the unfused model's logits."""
+    from mmx3d.apis import init_recognizer
+    ckpt = str(tmp_path / 'xs.pth')
+    torch.save(dict(state_dict=_recognizer().state_dict()), ckpt)
+    config = osp.join(ROOT, 'configs/x3d/x3d_xs_kinetics400.py')
+    opts = {'model.backbone.gamma_d': 1.0}
+    plain = init_recognizer(config, ckpt, cfg_options=opts)
+    folded = init_recognizer(config, ckpt, cfg_options=opts, fuse=True)
+    assert count_bn(plain) == 39 and count_bn(folded) == 0
+    x = torch.randn(1, 1, 3, 4, 32, 32)
+    torch.testing.assert_close(_logits(folded, x), _logits(plain, x),
+                               rtol=1e-5, atol=1e-5)
 
 
 def test_fuse_bn_hook_in_a_real_test_loop(synthetic_data, tmp_path):

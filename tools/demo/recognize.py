@@ -65,7 +65,7 @@ def main(argv=None) -> int:
         check_video(args.video)  # before the (slower) model is built
         names = read_label_map(args.label_map)
         model = init_recognizer(args.config, args.checkpoint, args.device,
-                                args.cfg_options)
+                                args.cfg_options, fuse=True)
         top = recognize(model, args.video, args.views, args.topk, names)
     except (VideoReadError, OSError, ValueError) as e:
         print(f'error: {e}', file=sys.stderr)
