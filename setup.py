@@ -77,5 +77,6 @@ if __name__ == '__main__':
         extras_require={
             'tests': parse_requirements('tests.txt'),
             'docs': parse_requirements('docs.txt'),
+            'deploy': parse_requirements('deploy.txt'),
         },
         zip_safe=False)

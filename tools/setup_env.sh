@@ -47,6 +47,7 @@ if ! $PY -c "import mmcv, mmcv.ops" >/dev/null 2>&1; then
 fi
 $PIP install $PIP_FLAGS -r requirements/mminstall.txt "$TORCH_SPEC"
 $PIP install $PIP_FLAGS -r requirements/tests.txt "$TORCH_SPEC"
+$PIP install $PIP_FLAGS -r requirements/deploy.txt "$TORCH_SPEC" "numpy<2.3"
 if [ "${WITH_DOCS:-1}" = 1 ]; then
   $PIP install $PIP_FLAGS -r requirements/docs.txt
 fi
