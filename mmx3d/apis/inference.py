@@ -225,10 +225,17 @@ def recognize(model: nn.Module,
         ValueError: If the label map does not have one name per class.
         VideoReadError: If the video is missing or cannot be decoded.
     """
+    result = inference_recognizer(model, video, views)
+    return _top_classes(result.pred_score.detach().float().cpu(), topk,
+                        label_map)
+
+
+def _top_classes(scores: torch.Tensor, topk: int,
+                 label_map: Optional[Union[str, Sequence[str]]]
+                 ) -> List[Tuple[str, float]]:
+    """``(name, probability)`` of the ``topk`` classes of ``scores``."""
     names = (read_label_map(label_map) if label_map is None
              or isinstance(label_map, str) else list(label_map))
-    result = inference_recognizer(model, video, views)
-    scores = result.pred_score.detach().float().cpu()
     if len(names) != scores.numel():
         source = label_map if isinstance(label_map, str) else (
             KINETICS400_LABEL_MAP if label_map is None else 'label_map')
@@ -240,8 +247,59 @@ def recognize(model: nn.Module,
                                                   idx.tolist())]
 
 
+def recognize_onnx(onnx_file: str,
+                   config: Union[str, Path, Config],
+                   video: str,
+                   views: Optional[int] = None,
+                   topk: int = 5,
+                   label_map: Optional[Union[str, Sequence[str]]] = None
+                   ) -> List[Tuple[str, float]]:
+    """:func:`recognize` with ONNX Runtime instead of PyTorch.
+
+    The config's test pipeline makes the views, the exported model
+    (:func:`mmx3d.apis.deploy.export_onnx`, same config) scores them and
+    the probabilities are averaged over the views.
+
+    Args:
+        onnx_file (str): The exported model.
+        config (str, Path or Config): The config it was exported from.
+        video (str): The video file.
+        views (int, optional): Clips per video. Defaults to the config's.
+        topk (int): How many classes. Defaults to 5.
+        label_map (str or Sequence[str], optional): As for
+            :func:`recognize`.
+
+    Returns:
+        list[tuple[str, float]]: ``(name, probability)``, most probable
+        first.
+
+    Raises:
+        ValueError: If the exported clip shape is not the pipeline's.
+        VideoReadError: If the video is missing or cannot be decoded.
+    """
+    from .deploy import OnnxRecognizer
+    if not isinstance(config, Config):
+        config = Config.fromfile(str(config))
+    check_video(video)
+    pipeline = build_test_pipeline(config, views)
+    try:
+        clips = pipeline(dict(filename=video, label=-1, start_index=0,
+                              modality='RGB'))['inputs']
+    except Exception as e:  # noqa: BLE001 - a decode error mid-file
+        raise VideoReadError(video, f'{type(e).__name__}: {e}') from e
+    runner = OnnxRecognizer(onnx_file)
+    exported = list(runner.meta.get('clip_shape', []))
+    if exported and exported != list(clips.shape[-3:]):
+        raise ValueError(f'{onnx_file} was exported for clips {exported} '
+                         f'(T, H, W); the test pipeline of the config makes '
+                         f'{list(clips.shape[-3:])}')
+    probs = runner.probs(runner.normalize(clips.numpy()),
+                         views=clips.shape[0])[0]
+    return _top_classes(torch.from_numpy(probs).float(), topk, label_map)
+
+
 __all__ = [
     'KINETICS400_LABEL_MAP', 'VideoReadError', 'read_label_map',
     'init_recognizer', 'build_test_pipeline', 'check_video',
-    'inference_recognizer', 'recognize'
+    'inference_recognizer', 'recognize', 'recognize_onnx'
 ]

@@ -253,3 +253,37 @@ def test_cli_variant_shape_and_bad_shape(tmp_path, capsys):
                     '--atol', '-1', '--shape', *map(str, SMALL)])
     assert rc == 1
     assert 'allowed: -1' in capsys.readouterr().err
+
+
+def test_recognize_demo_with_onnxruntime(tmp_path):
+    """``recognize.py --backend onnxruntime`` on a real video gives the
+    PyTorch model's top classes and probabilities (1e-4)."""
+    import subprocess
+    import sys
+
+    from mmx3d.apis import init_recognizer, recognize
+    from mmx3d.apis.inference import recognize_onnx
+    from mmx3d.datasets.synthetic import render_video, write_video
+    video = str(tmp_path / 'clip.mp4')
+    write_video(video, render_video(np.random.default_rng(0), 1, 40, 72))
+    config = osp.join(ROOT, 'configs/x3d/x3d_xs_synthetic.py')
+    model = init_recognizer(config)
+    with torch.no_grad():  # probabilities that differ between classes
+        model.cls_head.fc_cls.weight.mul_(2000)
+    onnx_file = str(tmp_path / 'xs.onnx')
+    export_onnx(model, out=onnx_file)
+    names = ['a', 'b', 'c', 'd']
+    ref = recognize(model, video, topk=4, label_map=names)
+    got = recognize_onnx(onnx_file, config, video, topk=4, label_map=names)
+    assert [n for n, _ in got] == [n for n, _ in ref]
+    assert max(abs(p - q) for (_, p), (_, q) in zip(got, ref)) <= 1e-4
+    assert ref[0][1] - ref[-1][1] > 0.05  # not uniform
+    label_map = tmp_path / 'names.txt'
+    label_map.write_text('\n'.join(names) + '\n')
+    proc = subprocess.run(
+        [sys.executable, 'tools/demo/recognize.py', video, config, onnx_file,
+         '--backend', 'onnxruntime', '--label-map', str(label_map),
+         '--topk', '2'], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.strip().splitlines()
+    assert [ln.split()[1] for ln in lines] == [n for n, _ in ref[:2]]

@@ -11,7 +11,12 @@ Examples::
         --label-map data/synthetic/label_map.txt
 
 The checkpoint may be in any format ``tools/model_converters/convert.py``
-reads (mmx3d, PySlowFast, PyTorchVideo, MMAction2).
+reads (mmx3d, PySlowFast, PyTorchVideo, MMAction2), or, with
+``--backend onnxruntime``, a model exported from the same config by
+``tools/deployment/export_onnx.py``::
+
+    python tools/demo/recognize.py demo.mp4 \
+        configs/x3d/x3d_s_kinetics400.py x3d_s.onnx --backend onnxruntime
 """
 import argparse
 import os.path as osp
@@ -25,7 +30,11 @@ def parse_args(argv=None):
         description='Recognise the actions in a video with an X3D model')
     parser.add_argument('video', help='video file')
     parser.add_argument('config', help='model config file')
-    parser.add_argument('checkpoint', help='checkpoint (any X3D format)')
+    parser.add_argument('checkpoint', help='checkpoint (any X3D format), '
+                        'or the .onnx file with --backend onnxruntime')
+    parser.add_argument(
+        '--backend', choices=['pytorch', 'onnxruntime'], default='pytorch',
+        help='run the model with PyTorch (BN folded) or ONNX Runtime')
     parser.add_argument(
         '--views', type=int, help='clips per video (default: the test '
         'pipeline\'s SampleFrames.num_clips)')
@@ -56,6 +65,7 @@ def main(argv=None) -> int:
         init_recognizer,
         read_label_map,
         recognize,
+        recognize_onnx,
     )
     # keep the output to the answer (MMEngine logs deprecation notices)
     logger = MMLogger.get_current_instance()
@@ -64,10 +74,14 @@ def main(argv=None) -> int:
     try:
         check_video(args.video)  # before the (slower) model is built
         names = read_label_map(args.label_map)
-        model = init_recognizer(args.config, args.checkpoint, args.device,
-                                args.cfg_options, fuse=True)
-        top = recognize(model, args.video, args.views, args.topk, names)
-    except (VideoReadError, OSError, ValueError) as e:
+        if args.backend == 'onnxruntime':
+            top = recognize_onnx(args.checkpoint, args.config, args.video,
+                                 args.views, args.topk, names)
+        else:
+            model = init_recognizer(args.config, args.checkpoint,
+                                    args.device, args.cfg_options, fuse=True)
+            top = recognize(model, args.video, args.views, args.topk, names)
+    except (VideoReadError, OSError, ValueError, ImportError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
     finally:
