@@ -2,7 +2,6 @@
 """AVA v2.1/v2.2 dataset with strict input checks and logged skips."""
 import csv
 import os.path as osp
-import pickle
 from collections import OrderedDict, defaultdict
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -11,7 +10,10 @@ from mmaction.datasets import AVADataset
 from mmengine.logging import print_log
 
 from mmx3d.fileio.ava import make_image_key, read_exclusions, read_labelmap
+from mmx3d.fileio.safe_pickle import load_data_pickle
 from mmx3d.registry import DATASETS
+
+from .video_dataset import SkipCountMixin, check_duplicates, check_media_root
 
 #: key frames of AVA: once per second in [902, 1798]
 AVA_VALID_TIMESTAMPS = (902, 1798)
@@ -26,14 +28,20 @@ def _is_unit_box(box: np.ndarray) -> bool:
 def load_proposals(path: str) -> Dict[str, np.ndarray]:
     """Read a person-proposal file and check every entry.
 
-    Two formats are accepted:
+    Three formats are accepted:
 
-    * MMAction2's pickle: ``{'video_id,0902': array (N, 5)}`` rows
-      ``x1, y1, x2, y2, score`` (or (N, 4) without scores), normalised.
+    * MMAction2's pickle (``.pkl``): ``{'video_id,0902': array (N, 5)}``
+      rows ``x1, y1, x2, y2, score`` (or (N, 4) without scores),
+      normalised. It is read with
+      :func:`mmx3d.fileio.load_data_pickle`, which admits numpy arrays and
+      plain containers only: a pickle that would run code is refused
+      before anything from it runs.
+    * numpy ``.npz`` (no pickle at all: read with ``allow_pickle=False``),
+      one array per key, e.g. ``np.savez(path, **proposals)``.
     * CSV rows ``video_id,timestamp,x1,y1,x2,y2,score``.
 
     Args:
-        path (str): ``.pkl`` or ``.csv`` file.
+        path (str): ``.pkl``, ``.npz`` or ``.csv`` file.
 
     Returns:
         dict[str, np.ndarray]: ``video_id,%04d`` -> (N, 5) float32, rows
@@ -41,6 +49,8 @@ def load_proposals(path: str) -> Dict[str, np.ndarray]:
 
     Raises:
         FileNotFoundError: if the file does not exist.
+        mmx3d.fileio.UnsafePickleError: naming the file and the global a
+            ``.pkl`` asks for that is not part of a proposal file.
         ValueError: naming the file and the key or line of a malformed
             entry (wrong shape, box outside [0, 1] or empty, bad key).
     """
@@ -49,7 +59,7 @@ def load_proposals(path: str) -> Dict[str, np.ndarray]:
     out: Dict[str, np.ndarray] = {}
     if path.endswith('.csv'):
         rows = defaultdict(list)
-        with open(path, newline='') as f:
+        with open(path, newline='', encoding='utf-8-sig') as f:
             for lineno, row in enumerate(csv.reader(f), 1):
                 if not row:
                     continue
@@ -67,9 +77,16 @@ def load_proposals(path: str) -> Dict[str, np.ndarray]:
                                      f'x2 <= 1, 0 <= y1 < y2 <= 1, got {row}')
                 rows[key].append(vals)
         raw = {k: np.array(v, dtype=np.float32) for k, v in rows.items()}
+    elif path.endswith('.npz'):
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                raw = {k: npz[k] for k in npz.files}
+        except ValueError as e:  # object arrays need pickle: refused
+            raise ValueError(f'{path}: cannot read without pickle ({e}); '
+                             'expected float arrays (N, 4) or (N, 5)'
+                             ) from None
     else:
-        with open(path, 'rb') as f:
-            raw = pickle.load(f)
+        raw = load_data_pickle(path)
         if not isinstance(raw, dict):
             raise ValueError(f'{path}: expected a dict '
                              "{'video_id,timestamp': array (N, 5)}, got "
@@ -102,7 +119,7 @@ def load_proposals(path: str) -> Dict[str, np.ndarray]:
 
 
 @DATASETS.register_module()
-class RobustAVADataset(AVADataset):
+class RobustAVADataset(SkipCountMixin, AVADataset):
     """MMAction2's ``AVADataset`` with strict files, logged skips and the
     reference's proposal rules.
 
@@ -115,10 +132,18 @@ class RobustAVADataset(AVADataset):
       timestamp inside ``valid_timestamps`` (902..1798 for AVA), a box with
       ``0 <= x1 < x2 <= 1`` and ``0 <= y1 < y2 <= 1``, an action id in
       ``[1, num_classes)``.
-    * Missing media (a frame folder or video that does not exist) is
-      logged and its key frames are skipped; in training, a clip that fails
-      to decode is logged and replaced by another one.
-    * Proposals: pickle or CSV; only those scoring at least
+    * The annotation CSV may start with a UTF-8 byte-order mark. A row
+      repeated exactly is logged with its line numbers (a warning in both
+      modes: the dataset merges it into one box, and the official
+      evaluator reads the file as it is).
+    * A media root (``data_prefix.img``) that is not a directory fails at
+      construction. Missing media of one video (a frame folder or video
+      that does not exist) is logged and its key frames are skipped; in
+      training, a clip that fails to decode is logged and replaced by
+      another one, and the sample carries the count (``num_skipped_files``,
+      :class:`SkipCountMixin`) for ``SkippedSamplesHook``.
+    * Proposals: pickle (read without running code), ``.npz`` or CSV;
+      only those scoring at least
       ``person_det_score_thr`` (0.8 in the reference) are kept, with no
       fall-back to lower-scoring boxes. A training key frame without
       proposals trains on its ground-truth boxes alone (they are always
@@ -135,7 +160,8 @@ class RobustAVADataset(AVADataset):
         pipeline (list): Data transforms.
         exclude_file (str, optional): Excluded-timestamps CSV.
         label_file (str, optional): Label map, checked when given.
-        proposal_file (str, optional): Proposals (``.pkl`` or ``.csv``).
+        proposal_file (str, optional): Proposals (``.pkl``, ``.npz`` or
+            ``.csv``, see :func:`load_proposals`).
         person_det_score_thr (float): Minimum proposal score kept.
             Defaults to 0.8.
         valid_timestamps (tuple[int, int]): Allowed key-frame timestamps
@@ -257,18 +283,25 @@ class RobustAVADataset(AVADataset):
                 f'annotation file {self.ann_file!r} does not exist (expected '
                 'AVA rows video_id,timestamp,x1,y1,x2,y2,action_id,'
                 'person_id)')
+        check_media_root(self, self.ann_file)
         by_key: Dict[str, List[dict]] = OrderedDict()
-        with open(self.ann_file, newline='') as f:
+        seen = []
+        with open(self.ann_file, newline='', encoding='utf-8-sig') as f:
             for lineno, row in enumerate(csv.reader(f), 1):
                 if not row or not ''.join(row).strip():
                     continue
                 rec = self._check_row(row, f'{self.ann_file}:{lineno}')
+                seen.append((','.join(v.strip() for v in row), lineno))
                 if self.custom_classes is not None:
                     if rec['label'] not in self.custom_classes:
                         continue
                     rec['label'] = self.custom_classes.index(rec['label'])
                 key = make_image_key(rec['video_id'], rec['timestamp'])
                 by_key.setdefault(key, []).append(rec)
+        check_duplicates(
+            self.ann_file, seen, False, 'row',
+            note='merged into one box here; the metric reads the file as '
+            'the official evaluator does')
         if self.test_mode and self.include_proposal_only_keys and \
                 self._all_proposals is not None:
             videos = {k.split(',')[0] for k in by_key}

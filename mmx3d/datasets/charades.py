@@ -27,7 +27,12 @@ import torch
 
 from mmx3d.registry import DATASETS
 
-from .video_dataset import RobustVideoDataset, read_annotation_lines
+from .video_dataset import (
+    RobustVideoDataset,
+    check_duplicates,
+    check_media_root,
+    read_annotation_lines,
+)
 
 _ITEM = re.compile(r'c(\d+)\s+(\S+)\s+(\S+)')
 _EXPECT = ('"<class> <start> <end>" items separated by ";", e.g. '
@@ -111,7 +116,10 @@ class CharadesDataset(RobustVideoDataset):
     :class:`RobustVideoDataset`: skip-on-error in training): reading the
     official CSV, validated at start (a missing ``id``/``actions`` column, an
     empty id or a malformed ``actions`` field raises with the file, the line
-    and the offending text), and the interval annotations that
+    and the offending text; a UTF-8 byte-order mark is skipped; a repeated
+    video id is an error in test mode and a warning in training; a
+    ``data_prefix`` directory that does not exist fails at construction),
+    and the interval annotations that
     :class:`ClipLabelFromIntervals` turns into clip-level targets.
 
     Args:
@@ -154,8 +162,10 @@ class CharadesDataset(RobustVideoDataset):
     def _read_rows(self) -> List[Dict]:
         """Parse and validate the CSV into id / actions / duration rows."""
         read_annotation_lines(self.ann_file, 'the Charades CSV')  # exists?
-        rows = []
-        with open(self.ann_file, newline='') as f:
+        check_media_root(self, self.ann_file)
+        rows, seen = [], []
+        # utf-8-sig: a byte-order mark is not part of the first column name
+        with open(self.ann_file, newline='', encoding='utf-8-sig') as f:
             reader = csv.DictReader(f)
             missing = {'id', 'actions'} - set(reader.fieldnames or ())
             if missing:
@@ -184,6 +194,8 @@ class CharadesDataset(RobustVideoDataset):
                                      ) from None
                 rows.append(dict(video_id=vid, actions=actions,
                                  duration=duration))
+                seen.append((vid, reader.line_num))
+        check_duplicates(self.ann_file, seen, self.test_mode, 'video id')
         return rows
 
     def _video_label(self, actions: np.ndarray) -> np.ndarray:

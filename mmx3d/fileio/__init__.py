@@ -6,5 +6,13 @@ from .ava import (
     read_exclusions,
     read_labelmap,
 )
+from .safe_pickle import (
+    ALLOWED_GLOBALS,
+    DataUnpickler,
+    UnsafePickleError,
+    load_data_pickle,
+)
 
-__all__ = ['make_image_key', 'read_csv', 'read_exclusions', 'read_labelmap']
+__all__ = ['make_image_key', 'read_csv', 'read_exclusions', 'read_labelmap',
+           'ALLOWED_GLOBALS', 'DataUnpickler', 'UnsafePickleError',
+           'load_data_pickle']

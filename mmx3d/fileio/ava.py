@@ -26,7 +26,8 @@ def make_image_key(video_id: str, timestamp) -> str:
 def _open_text(path: str, what: str):
     if not osp.isfile(path):
         raise FileNotFoundError(f'{what} {path!r} does not exist')
-    return open(path, newline='')
+    # utf-8-sig: a byte-order mark (Excel, Notepad) is not part of row 1
+    return open(path, newline='', encoding='utf-8-sig')
 
 
 def read_labelmap(path: str) -> Tuple[List[dict], Set[int]]:

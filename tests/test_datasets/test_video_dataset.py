@@ -1,4 +1,5 @@
 # Copyright (c) mmx3d contributors. All rights reserved.
+import os
 import os.path as osp
 
 import numpy as np
@@ -10,8 +11,10 @@ from mmx3d.datasets.transforms import ShuffleFrames
 
 
 def _ds(ann_file, **kw):
+    root = osp.join(osp.dirname(ann_file), 'videos')
+    os.makedirs(root, exist_ok=True)
     return RobustVideoDataset(ann_file=ann_file, pipeline=[],
-                              data_prefix=dict(video='videos'), **kw)
+                              data_prefix=dict(video=root), **kw)
 
 
 def test_missing_annotation_file_is_named(tmp_path):
@@ -40,7 +43,8 @@ def test_valid_list(tmp_path):
     ds = _ds(str(ann), num_classes=4)
     infos = [ds.get_data_info(i) for i in range(len(ds))]
     assert [d['label'] for d in infos] == [0, 3]
-    assert infos[1]['filename'] == osp.join('videos', 'sub/b.mp4')
+    assert infos[1]['filename'] == osp.join(str(tmp_path), 'videos',
+                                            'sub/b.mp4')
 
 
 def test_synthetic_classes_need_time():
