@@ -5,8 +5,14 @@ Examples::
 
     python tools/train.py configs/x3d/x3d_s_kinetics400.py
     tools/dist_train.sh configs/x3d/x3d_s_kinetics400.py 8 --amp
-    python tools/train.py CONFIG --resume            # latest in work_dir
+    python tools/train.py CONFIG                 # resumes if the work dir
+                                                 # holds a checkpoint
     python tools/train.py CONFIG --resume PATH.pth   # a given checkpoint
+    python tools/train.py CONFIG --no-resume     # start over
+
+Rerunning a command continues from the newest complete checkpoint of its
+work dir (damaged files skipped, the file used is logged); ``--no-resume``
+starts over. A work dir is locked while a training runs in it.
 """
 import argparse
 import os
@@ -18,13 +24,25 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Train an mmx3d model')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='directory for logs and models')
-    parser.add_argument(
+    resume = parser.add_mutually_exclusive_group()
+    resume.add_argument(
         '--resume',
         nargs='?',
         type=str,
         const='auto',
-        help='resume from the given checkpoint, or with no value from the '
-        'latest checkpoint in the work dir')
+        default='auto',
+        metavar='PATH',
+        help='resume from the given checkpoint (an error if it is damaged). '
+        'The default, also with no value: resume from the newest complete '
+        'checkpoint in the work dir (damaged files skipped with a log '
+        'line), or train from scratch if there is none')
+    resume.add_argument(
+        '--no-resume',
+        dest='resume',
+        action='store_const',
+        const=False,
+        help='start over, even if the work dir holds checkpoints (they are '
+        'overwritten as the new run saves)')
     parser.add_argument(
         '--amp', action='store_true', help='mixed precision training')
     parser.add_argument(

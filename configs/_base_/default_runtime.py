@@ -7,10 +7,16 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=20, ignore_last=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    # atomic writes: a kill while saving never corrupts the latest checkpoint
+    # atomic writes (best checkpoints too): a kill while saving never
+    # corrupts a checkpoint; NaN/inf weights are never saved
     checkpoint=dict(
         type='AtomicCheckpointHook', interval=1, save_best='auto',
         max_keep_ckpts=3),
+    # a NaN/inf loss or gradient stops training (after max_skips skipped
+    # steps) naming the iteration, the loss terms and the last checkpoint
+    invalid_loss=dict(type='InvalidLossHook', max_skips=0),
+    # one training per work dir: a second one stops at once naming the first
+    work_dir_lock=dict(type='WorkDirLockHook'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     sync_buffers=dict(type='SyncBuffersHook'))
 

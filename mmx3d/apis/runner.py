@@ -6,8 +6,10 @@ is tested and shared.
 """
 import contextlib
 import glob
+import logging
 import os.path as osp
 import re
+import zipfile
 from typing import List, Optional, Tuple, Union
 
 import torch
@@ -15,7 +17,8 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
-from mmx3d.utils.compat import cpu_launcher_patch
+from mmx3d.engine.hooks.atomic_checkpoint_hook import nonfinite_keys
+from mmx3d.utils.compat import cpu_launcher_patch, safe_torch_load
 from mmx3d.utils.setup_env import register_all_modules
 
 
@@ -32,28 +35,92 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     return cfg
 
 
-def find_resume_checkpoint(work_dir: str) -> Optional[str]:
-    """The checkpoint to resume from in ``work_dir``, or None.
+def checkpoint_problem(path: str) -> Optional[str]:
+    """Why ``path`` cannot be resumed from, or None if it can.
 
-    Trusts ``last_checkpoint`` when it names an existing file; otherwise (a
-    pointer lost or emptied by a kill) takes the newest ``epoch_N.pth`` /
-    ``iter_N.pth``. Temporary ``*.tmp`` files of an interrupted save are
-    never used.
+    Actually opens the file: it must be non-empty; a zip archive (torch's
+    format) must have a readable central directory and correct CRCs in
+    every member (a truncated or bit-flipped file fails here); it must load
+    with :func:`mmx3d.utils.compat.safe_torch_load` (no arbitrary objects
+    unpickled) into a dict with ``state_dict`` and ``meta``; and its
+    weights must be finite.
+
+    Args:
+        path (str): A checkpoint file.
+
+    Returns:
+        str or None: The reason, e.g. ``'empty (0 bytes)'``, or None.
     """
+    if not osp.isfile(path):
+        return 'no such file'
+    if osp.getsize(path) == 0:
+        return 'empty (0 bytes)'
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as zf:
+                broken = zf.testzip()
+        except (zipfile.BadZipFile, OSError, EOFError) as e:
+            return f'damaged zip archive ({e})'
+        if broken is not None:
+            return f'damaged zip archive (bad CRC in member {broken!r})'
+    try:
+        ckpt = safe_torch_load(path, map_location='cpu')
+    except Exception as e:  # noqa: BLE001 - any failure means unusable
+        return f'unreadable ({type(e).__name__}: {e})'.splitlines()[0]
+    if not isinstance(ckpt, dict) or not {'state_dict', 'meta'} <= set(ckpt):
+        return 'not a training checkpoint (no state_dict/meta)'
+    bad = nonfinite_keys(ckpt['state_dict'])
+    if bad:
+        return (f'non-finite weights in {len(bad)} tensor(s), e.g. '
+                f'{bad[0]}')
+    return None
+
+
+def find_resume_checkpoint(work_dir: str) -> Optional[str]:
+    """The newest complete checkpoint to resume from in ``work_dir``.
+
+    Candidates, in order: the file ``last_checkpoint`` names (written after
+    each complete save), then every ``epoch_N.pth``/``iter_N.pth``, newest
+    modification time first (ties: iterations before epochs, higher N
+    first). Each is opened (:func:`checkpoint_problem`); a damaged one
+    (truncated, empty, unreadable, non-finite) is skipped with a log line
+    naming the file and why. Temporary ``*.tmp.*`` files of an interrupted
+    save and ``best_*.pth`` (no optimizer state) are never used.
+
+    Modification time rather than N orders the fallback because a run
+    started over (``--no-resume``) in the same work dir writes
+    ``epoch_1.pth`` next to an older run's ``epoch_10.pth``.
+
+    Args:
+        work_dir (str): The work dir of a training.
+
+    Returns:
+        str or None: The checkpoint, or None if there is no complete one.
+    """
+    candidates = []
     pointer = osp.join(work_dir, 'last_checkpoint')
     if osp.isfile(pointer):
         with open(pointer) as f:
-            path = f.read().strip()
-        if path and osp.isfile(path):
-            return path
-    best, best_key = None, None
+            named = f.read().strip()
+        if named and osp.isfile(named):
+            candidates.append(named)
+    found = []
     for path in glob.glob(osp.join(work_dir, '*.pth')):
         m = re.fullmatch(r'(epoch|iter)_(\d+)\.pth', osp.basename(path))
         if m:
-            key = (m.group(1) == 'iter', int(m.group(2)))
-            if best_key is None or key > best_key:
-                best, best_key = path, key
-    return best
+            key = (osp.getmtime(path), m.group(1) == 'iter', int(m.group(2)))
+            found.append((key, path))
+    seen = {osp.realpath(p) for p in candidates}
+    for _, path in sorted(found, reverse=True):
+        if osp.realpath(path) not in seen:
+            candidates.append(path)
+    for path in candidates:
+        problem = checkpoint_problem(path)
+        if problem is None:
+            return path
+        print_log(f'resume: skipping damaged checkpoint {path}: {problem}',
+                  logger='current', level=logging.WARNING)
+    return None
 
 
 def _replace_sync_bn(obj):
@@ -151,7 +218,7 @@ def parse_views(views: Union[int, str]) -> Tuple[int, Optional[int]]:
 def prepare_cfg(cfg: Config,
                 work_dir: Optional[str] = None,
                 launcher: str = 'none',
-                resume: Optional[str] = None,
+                resume: Optional[Union[str, bool]] = None,
                 amp: bool = False,
                 no_validate: bool = False,
                 auto_scale_lr: Optional[str] = None,
@@ -171,9 +238,13 @@ def prepare_cfg(cfg: Config,
     * ``amp``: ``AmpOptimWrapper`` with dynamic loss scale; an error on CPU;
     * ``no_validate``: no validation loop, and no ``save_best``;
     * ``auto_scale_lr`` ``'on'``/``'off'``: ``auto_scale_lr.enable``;
-    * ``resume``: ``'auto'`` takes :func:`find_resume_checkpoint` of the
-      work dir (training from scratch, with a log line, if there is none),
-      a path must exist;
+    * ``resume``: ``'auto'`` (what ``tools/train.py`` passes unless told
+      otherwise) resumes from :func:`find_resume_checkpoint` of the work
+      dir, the newest complete checkpoint, damaged ones skipped, and logs
+      which file; with none it trains from scratch and says so. ``False``
+      (``--no-resume``) starts over and says so. A path must be a complete
+      checkpoint (:func:`checkpoint_problem`), else an error naming it.
+      ``None`` (``tools/test.py``) leaves the config's ``resume`` as it is;
     * whenever ``load_from`` is set, a ``ConvertCheckpointHook`` so that
       PySlowFast / PyTorchVideo / MMAction2 files load as they are;
     * ``seed``/``deterministic``: ``randomness``;
@@ -187,8 +258,9 @@ def prepare_cfg(cfg: Config,
             default).
         launcher (str): ``'none'``, ``'pytorch'``, ``'slurm'`` or
             ``'mpi'``. Defaults to ``'none'``.
-        resume (str, optional): ``'auto'`` or a checkpoint. Defaults to
-            None.
+        resume (str or bool, optional): ``'auto'``, a checkpoint path,
+            ``False`` (start over) or None (the config's). Defaults to
+            None; ``tools/train.py`` passes ``'auto'`` by default.
         amp (bool): Mixed precision. Defaults to False.
         no_validate (bool): Skip validation. Defaults to False.
         auto_scale_lr (str, optional): ``'on'`` or ``'off'``; None keeps
@@ -245,15 +317,30 @@ def prepare_cfg(cfg: Config,
         path = find_resume_checkpoint(cfg.work_dir) if osp.isdir(
             cfg.work_dir) else None
         if path is None:
-            print_log(f'--resume: no checkpoint in {cfg.work_dir}, training '
-                      'from scratch', logger='current')
+            print_log(f'resume: no complete checkpoint in {cfg.work_dir}, '
+                      'training from scratch', logger='current')
             cfg.resume = False
         else:
+            print_log(f'resume: resuming from {path}, the newest complete '
+                      f'checkpoint in {cfg.work_dir} (--no-resume starts '
+                      'over)', logger='current')
             cfg.resume, cfg.load_from = True, path
-    elif resume:
+    elif resume is False:
+        cfg.resume = False
+        print_log(f'resume: --no-resume, starting over in {cfg.work_dir}; '
+                  'checkpoints of an earlier run there are overwritten as '
+                  'this one saves', logger='current')
+    elif resume is not None:
         if not osp.isfile(resume):
             raise FileNotFoundError(f'--resume checkpoint {resume!r} does '
                                     'not exist')
+        problem = checkpoint_problem(resume)
+        if problem is not None:
+            raise ValueError(f'--resume checkpoint {resume!r} cannot be '
+                             f'resumed from: {problem}. Without a path, '
+                             '--resume takes the newest complete checkpoint '
+                             'of the work dir.')
+        print_log(f'resume: resuming from {resume}', logger='current')
         cfg.resume, cfg.load_from = True, resume
 
     if cfg.get('load_from'):
@@ -294,5 +381,6 @@ def build_runner(cfg: Config, **kwargs) -> Runner:
         return Runner.from_cfg(cfg)
 
 
-__all__ = ['load_config', 'find_resume_checkpoint', 'set_test_views',
-           'set_single_crop', 'parse_views', 'prepare_cfg', 'build_runner']
+__all__ = ['load_config', 'checkpoint_problem', 'find_resume_checkpoint',
+           'set_test_views', 'set_single_crop', 'parse_views', 'prepare_cfg',
+           'build_runner']
