@@ -17,6 +17,47 @@ from mmengine.config import DictAction
 from mmx3d.apis.runner import build_runner, load_config
 
 
+def prepare_output(path: str, option: str) -> str:
+    """Make sure ``path`` can be written before the test runs.
+
+    Creates its directory; fails at once (not after hours of testing) if
+    that cannot be done or the file cannot be created there.
+
+    Args:
+        path (str): The output file.
+        option (str): The command-line option, for the message.
+
+    Returns:
+        str: The absolute path.
+
+    Raises:
+        SystemExit: naming the option, the path and the reason.
+    """
+    path = osp.abspath(osp.expanduser(path))
+    if osp.isdir(path):
+        raise SystemExit(f'{option} {path!r} is a directory; give a file '
+                         'name')
+    folder = osp.dirname(path)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        probe = f'{path}.{os.getpid()}.probe'
+        with open(probe, 'w'):
+            pass
+        os.remove(probe)
+    except OSError as e:
+        raise SystemExit(f'{option} {path!r}: cannot write to {folder!r} '
+                         f'({e.strerror or e}); nothing was tested') from None
+    return path
+
+
+def write_metrics(path: str, record: dict) -> None:
+    """Write the metrics JSON atomically (a temporary file, then rename)."""
+    tmp = f'{path}.{os.getpid()}.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(record, f, indent=2)
+    os.replace(tmp, path)
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Test an mmx3d model')
     parser.add_argument('config', help='test config file path')
@@ -26,7 +67,8 @@ def parse_args(argv=None):
     parser.add_argument('--dump', help='pickle file for the predictions')
     parser.add_argument(
         '--out', help='JSON file for the metrics (default: '
-        '<work_dir>/test_metrics.json)')
+        '<work_dir>/test_metrics.json); its directory is created, and the '
+        'test does not start if it cannot be written')
     parser.add_argument(
         '--views', help='test views: K clips per video (overrides the '
         'clip sampler\'s num_clips), or KxC with C = 1 for PySlowFast\'s '
@@ -55,6 +97,11 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    out = prepare_output(args.out, '--out') if args.out else None
+    if args.dump:
+        if not args.dump.endswith(('.pkl', '.pickle')):
+            raise SystemExit(f'--dump {args.dump!r}: expected a .pkl file')
+        args.dump = prepare_output(args.dump, '--dump')
     cfg = load_config(args.config, args.cfg_options)
     cfg.load_from = args.checkpoint
     cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
@@ -72,12 +119,11 @@ def main(argv=None):
     runner = build_runner(cfg, work_dir=args.work_dir,
                           launcher=args.launcher, views=args.views)
     metrics = runner.test()
-    out = args.out or osp.join(runner.work_dir, 'test_metrics.json')
+    out = out or osp.join(runner.work_dir, 'test_metrics.json')
     if runner.rank == 0:
         record = dict(config=args.config, checkpoint=args.checkpoint)
         record.update({k: float(v) for k, v in metrics.items()})
-        with open(out, 'w') as f:
-            json.dump(record, f, indent=2)
+        write_metrics(out, record)
         print(f'metrics written to {out}')
     return metrics
 

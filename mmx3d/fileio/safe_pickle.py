@@ -16,6 +16,7 @@ global                                 why
                                        0-4), ``scalar`` (numpy scalars)
 ``numpy[._]core.numeric._frombuffer``  arrays, protocol 5
 ``_codecs.encode`` (latin-1 only)      raw bytes in protocols 0-2
+``builtins.bytes``                     empty bytes in protocols 0-2
 ``collections.OrderedDict``            ordered dicts
 =====================================  =====================================
 
@@ -60,6 +61,9 @@ def _allowed_globals() -> Dict[Tuple[str, str], Callable]:
         ('numpy', 'dtype'): np.dtype,
         ('_codecs', 'encode'): _latin1_encode,
         ('collections', 'OrderedDict'): OrderedDict,
+        # empty bytes in protocols 0-2 (Python 2's name, then Python 3's)
+        ('__builtin__', 'bytes'): bytes,
+        ('builtins', 'bytes'): bytes,
     }
     for module in ('numpy.core', 'numpy._core'):
         allowed[(f'{module}.multiarray', '_reconstruct')] = \

@@ -4,6 +4,7 @@ from typing import Dict, Optional
 
 import numpy as np
 from mmcv.transforms import BaseTransform
+from mmengine.logging import print_log
 
 from mmx3d.registry import TRANSFORMS
 
@@ -26,7 +27,10 @@ class PySlowFastSampleFrames(BaseTransform):
         test:   start_k = delta * k / num_clips,  k = 0 .. num_clips - 1
 
     A video shorter than one span has every clip start at 0 and its last
-    frame repeated (clamped, not wrapped around). At 30 fps X3D-XS (4 x 12)
+    frame repeated (clamped, not wrapped around); the first time a process
+    meets such a video it logs a warning with the video, its length and
+    the number of short videos seen so far by the process
+    (:attr:`short_videos`). At 30 fps X3D-XS (4 x 12)
     takes frames [0, 15, 31, 47] of a clip (effective stride 15.67), where
     ``SampleFrames`` takes [0, 12, 24, 36].
 
@@ -65,6 +69,8 @@ class PySlowFastSampleFrames(BaseTransform):
         self.target_fps = float(target_fps)
         self.fps = fps
         self.test_mode = test_mode
+        #: videos shorter than one clip seen by this process
+        self.short_videos = set()
 
     def span(self, fps: float) -> float:
         """Source frames one clip covers at frame rate ``fps``."""
@@ -89,6 +95,8 @@ class PySlowFastSampleFrames(BaseTransform):
                 'the results (set by DecordInit/PyAVInit/OpenCVInit) or the '
                 '`fps` argument for raw frames')
         span = self.span(float(fps))
+        if total < span:
+            self._log_short(results, total, span, float(fps))
         inds = [
             np.linspace(s, s + span - 1, self.clip_len)
             for s in self.clip_starts(total, float(fps))
@@ -99,6 +107,21 @@ class PySlowFastSampleFrames(BaseTransform):
         results['frame_interval'] = self.frame_interval
         results['num_clips'] = self.num_clips
         return results
+
+    def _log_short(self, results: Dict, total: int, span: float,
+                   fps: float) -> None:
+        name = results.get('filename') or results.get('frame_dir') or '?'
+        if name in self.short_videos:
+            return
+        self.short_videos.add(name)
+        print_log(
+            f'PySlowFastSampleFrames: {name!r} has {total} frames, fewer '
+            f'than one clip spans ({span:.1f} at {fps:g} fps): clips start '
+            'at frame 0 and repeat the last frame; '
+            f'{len(self.short_videos)} short video(s) so far in this '
+            'process',
+            logger='current',
+            level=30)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(clip_len={self.clip_len}, '
