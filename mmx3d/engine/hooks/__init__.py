@@ -11,6 +11,7 @@ from .fuse_bn_hook import FuseBNHook
 from .inference_cost_hook import InferenceCostHook
 from .invalid_loss_hook import InvalidLossError, InvalidLossHook
 from .precise_bn_hook import PreciseBNHook, update_bn_stats
+from .preemption_hook import PREEMPTION_EXIT_CODE, PreemptionHook  # noqa
 from .skipped_samples_hook import SkippedSamplesHook  # noqa: F401
 from .work_dir_lock_hook import (
     WorkDirLock,
