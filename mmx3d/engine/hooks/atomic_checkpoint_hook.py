@@ -10,6 +10,7 @@ The reusable pieces:
 * :func:`atomic_write_text`: the same for a small text file.
 * :func:`nonfinite_keys`: the state-dict keys holding NaN/inf.
 """
+import contextlib
 import os
 import os.path as osp
 import secrets
@@ -151,6 +152,23 @@ def _runner_save_atomic(plain_save, out_dir: str, filename: str, *args,
             os.remove(tmp_path)
 
 
+@contextlib.contextmanager
+def _atomic_saves(runner):
+    """Within the block, ``runner.save_checkpoint`` writes through
+    :func:`_runner_save_atomic` (an instance attribute over the bound
+    method, removed on exit; nested blocks keep the outer one)."""
+    if 'save_checkpoint' in vars(runner):
+        yield
+        return
+    plain_save = runner.save_checkpoint
+    runner.save_checkpoint = lambda *a, **k: _runner_save_atomic(
+        plain_save, *a, **k)
+    try:
+        yield
+    finally:
+        del runner.save_checkpoint  # back to the bound method
+
+
 def save_checkpoint_atomic(runner,
                            filename: str,
                            out_dir: Optional[str] = None,
@@ -234,13 +252,8 @@ class AtomicCheckpointHook(CheckpointHook):
         check_finite_model(runner, self.filename_tmpl.format(step))
         if not self._local():
             return super()._save_checkpoint_with_step(runner, step, meta)
-        plain_save = runner.save_checkpoint
-        runner.save_checkpoint = lambda *a, **k: _runner_save_atomic(
-            plain_save, *a, **k)
-        try:
+        with _atomic_saves(runner):
             super()._save_checkpoint_with_step(runner, step, meta)
-        finally:
-            del runner.save_checkpoint  # back to the bound method
         if is_main_process():
             # the parent wrote the pointer in place; write it again through
             # a temporary file so that it is on disk when this returns
@@ -265,13 +278,10 @@ class AtomicCheckpointHook(CheckpointHook):
             self.best_ckpt_path = None
         else:
             self.best_ckpt_path_dict = {k: None for k in old}
-        plain_save = runner.save_checkpoint
-        runner.save_checkpoint = lambda *a, **k: _runner_save_atomic(
-            plain_save, *a, **k)
         try:
-            super()._save_best_checkpoint(runner, metrics)
+            with _atomic_saves(runner):
+                super()._save_best_checkpoint(runner, metrics)
         finally:
-            del runner.save_checkpoint
             self._settle_best(runner, old, saved_info)
 
     def _settle_best(self, runner, old: dict, saved_info: dict) -> None:

@@ -128,10 +128,10 @@ class InvalidLossHook(Hook):
     def before_train_iter(self, runner, batch_idx: int,
                           data_batch=None) -> None:
         self._bad = {}
+        # BN running statistics (and counters) before this batch
         self._buffers = {
             name: buf.detach().clone()
             for name, buf in self._model(runner).named_buffers()
-            if buf.is_floating_point()
         }
 
     def _last_good_checkpoint(self, runner) -> str:
