@@ -30,7 +30,6 @@ def parse_args(argv=None):
         nargs='?',
         type=str,
         const='auto',
-        default='auto',
         metavar='PATH',
         help='resume from the given checkpoint (an error if it is damaged). '
         'The default, also with no value: resume from the newest complete '
@@ -69,6 +68,8 @@ def parse_args(argv=None):
         help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
+    if args.resume is None:  # neither flag: resume if there is a checkpoint
+        args.resume = 'auto'
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args

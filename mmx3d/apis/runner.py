@@ -55,7 +55,12 @@ def checkpoint_problem(path: str) -> Optional[str]:
         return 'no such file'
     if osp.getsize(path) == 0:
         return 'empty (0 bytes)'
-    if zipfile.is_zipfile(path):
+    with open(path, 'rb') as f:
+        magic = f.read(4)
+    is_zip = zipfile.is_zipfile(path)
+    if magic == b'PK\x03\x04' and not is_zip:
+        return 'truncated (a zip archive without its central directory)'
+    if is_zip:
         try:
             with zipfile.ZipFile(path) as zf:
                 broken = zf.testzip()

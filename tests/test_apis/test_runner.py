@@ -171,18 +171,34 @@ def _touch(path, text=''):
         f.write(text)
 
 
+def _ckpt(path, mtime=None):
+    """A small complete training checkpoint (``state_dict`` and ``meta``),
+    with a given modification time."""
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    torch.save(dict(state_dict=dict(w=torch.zeros(2)), meta=dict(iter=1)),
+               path)
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
+
+
 def test_resume_auto_takes_the_newest_checkpoint(cfg):
-    for name in ('epoch_2.pth', 'epoch_10.pth', 'epoch_9.pth',
-                 'epoch_11.pth.tmp', 'best_acc.pth'):
-        _touch(osp.join(cfg.work_dir, name))
+    """Newest by modification time: a run started over writes epoch_1.pth
+    next to an older run's epoch_10.pth; equal times: the higher N."""
+    for name, mtime in (('epoch_2.pth', 100), ('epoch_10.pth', 200),
+                        ('epoch_9.pth', 200), ('best_acc.pth', 500)):
+        _ckpt(osp.join(cfg.work_dir, name), mtime)
+    _touch(osp.join(cfg.work_dir, 'epoch_11.pth.tmp.12.ab'), 'x')
     prepare_cfg(cfg, resume='auto')
     assert cfg.resume is True
     assert cfg.load_from == osp.join(cfg.work_dir, 'epoch_10.pth')
+    _ckpt(osp.join(cfg.work_dir, 'epoch_1.pth'), 300)
+    assert find_resume_checkpoint(cfg.work_dir) == osp.join(
+        cfg.work_dir, 'epoch_1.pth')
 
 
 def test_resume_auto_trusts_an_existing_pointer(cfg):
-    _touch(osp.join(cfg.work_dir, 'epoch_10.pth'))
-    _touch(osp.join(cfg.work_dir, 'epoch_3.pth'))
+    _ckpt(osp.join(cfg.work_dir, 'epoch_10.pth'))
+    _ckpt(osp.join(cfg.work_dir, 'epoch_3.pth'))
     _touch(osp.join(cfg.work_dir, 'last_checkpoint'),
            osp.join(cfg.work_dir, 'epoch_3.pth'))
     assert find_resume_checkpoint(cfg.work_dir) == osp.join(
@@ -191,7 +207,7 @@ def test_resume_auto_trusts_an_existing_pointer(cfg):
 
 @pytest.mark.parametrize('pointer', ['', 'epoch_', '/gone/epoch_4.pth'])
 def test_resume_auto_ignores_a_broken_pointer(cfg, pointer):
-    _touch(osp.join(cfg.work_dir, 'epoch_2.pth'))
+    _ckpt(osp.join(cfg.work_dir, 'epoch_2.pth'))
     _touch(osp.join(cfg.work_dir, 'last_checkpoint'), pointer)
     assert find_resume_checkpoint(cfg.work_dir) == osp.join(
         cfg.work_dir, 'epoch_2.pth')
@@ -209,9 +225,31 @@ def test_resume_auto_without_checkpoints_trains_from_scratch(cfg):
 
 def test_resume_from_a_path(cfg, tmp_path):
     path = str(tmp_path / 'some.pth')
-    _touch(path)
+    _ckpt(path)
     prepare_cfg(cfg, resume=path)
     assert cfg.resume is True and cfg.load_from == path
+
+
+def test_resume_from_a_damaged_path(cfg, tmp_path):
+    path = str(tmp_path / 'some.pth')
+    _touch(path)
+    with pytest.raises(ValueError, match=f"--resume checkpoint '{path}' "
+                       r'cannot be resumed from: empty \(0 bytes\)'):
+        prepare_cfg(cfg, resume=path)
+
+
+def test_no_resume_starts_over(cfg):
+    _ckpt(osp.join(cfg.work_dir, 'epoch_2.pth'))
+    cfg.resume = True
+    prepare_cfg(cfg, resume=False)
+    assert cfg.resume is False and cfg.get('load_from') is None
+
+
+def test_resume_none_keeps_the_config(cfg):
+    """``tools/test.py`` passes None: no search of the work dir."""
+    _ckpt(osp.join(cfg.work_dir, 'epoch_2.pth'))
+    prepare_cfg(cfg)
+    assert cfg.resume is False and cfg.get('load_from') is None
 
 
 def test_resume_from_a_missing_path(cfg, tmp_path):
