@@ -50,24 +50,32 @@ class SignalOnceHook(Hook):
         os.kill(os.getpid(), self.signum)
 
 
+def _digests(runner) -> dict:
+    model = runner.model.module if is_model_wrapper(
+        runner.model) else runner.model
+    return {
+        k: hashlib.sha256(v.detach().cpu().contiguous().numpy().tobytes())
+        .hexdigest()
+        for k, v in model.state_dict().items()
+    }
+
+
 @HOOKS.register_module()
 class ParamDigestHook(Hook):
-    """After training, write ``rank<R>_params.json`` into ``out_dir``: the
-    world size and the SHA-256 of every parameter and buffer."""
+    """Write ``rank<R>_params.json`` into ``out_dir`` after training: the
+    world size, the iteration and the SHA-256 of every parameter and
+    buffer, at the end (``params``) and before training (``initial``)."""
 
     def __init__(self, out_dir: str) -> None:
         self.out_dir = out_dir
+        self.initial = None
+
+    def before_train(self, runner):
+        self.initial = _digests(runner)
 
     def after_train(self, runner):
         rank, world_size = get_dist_info()
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
-        digests = {
-            k: hashlib.sha256(v.detach().cpu().contiguous().numpy().tobytes())
-            .hexdigest()
-            for k, v in model.state_dict().items()
-        }
         with open(osp.join(self.out_dir, f'rank{rank}_params.json'),
                   'w') as f:
             json.dump(dict(rank=rank, world_size=world_size, iter=runner.iter,
-                           params=digests), f)
+                           params=_digests(runner), initial=self.initial), f)
