@@ -120,7 +120,8 @@ class WorkDirLockHook(Hook):
     one training share the work dir); the outcome is broadcast to all.
 
     Holding the lock, the hook removes temporary files of interrupted
-    checkpoint saves (``*.pth.tmp.*``) that a dead training left behind.
+    checkpoint saves (``*.pth.tmp.*``, ``last_checkpoint.tmp.*``) that a
+    dead training left behind.
 
     On network file systems, ``flock`` works on NFS (Linux >= 2.6.12
     emulates it with POSIX locks) and on Lustre mounted with ``-o flock``;
@@ -149,7 +150,9 @@ class WorkDirLockHook(Hook):
         if is_main_process():
             runner.logger.info(f'WorkDirLockHook: {self.lock.path} locked '
                                'by this training')
-            for tmp in glob.glob(osp.join(runner.work_dir, '*.pth.tmp.*')):
+            for tmp in (glob.glob(osp.join(runner.work_dir, '*.pth.tmp.*')) +
+                        glob.glob(osp.join(runner.work_dir,
+                                           'last_checkpoint.tmp.*'))):
                 os.remove(tmp)
                 runner.logger.info(f'WorkDirLockHook: removed {tmp} left '
                                    'by an interrupted save')
