@@ -263,3 +263,14 @@ def test_corrupt_test_video_is_named(tmp_path):
                             data_prefix=dict(video=str(tmp_path / 'videos')))
     with pytest.raises(RuntimeError, match=f'cannot read video .*{bad}'):
         ds[0]
+
+
+def test_ava_metric_files_with_bom(tmp_path):
+    """The readers the AVA metric uses (ground truth, exclusions)."""
+    from mmx3d.fileio import read_csv, read_exclusions
+    gt = tmp_path / 'gt.csv'
+    gt.write_text(BOM + 'v1,0902,0.1,0.1,0.5,0.5,3,0\n', encoding='utf-8')
+    excl = tmp_path / 'excl.csv'
+    excl.write_text(BOM + 'v1,0903\n', encoding='utf-8')
+    assert list(read_csv(str(gt))[0]) == ['v1,0902']
+    assert read_exclusions(str(excl)) == {'v1,0903'}
