@@ -99,7 +99,8 @@ class NaNLossHook(Hook):
 @ROOT_HOOKS.register_module()
 class WaitForFileHook(Hook):
     """Hold training after iteration ``at_iter`` (1-based) until ``path``
-    exists (at most ``timeout`` seconds)."""
+    exists (at most ``timeout`` seconds). Only the first process to get
+    there waits (it creates ``<path>.waiter``); others run on."""
 
     def __init__(self, at_iter: int, path: str, timeout: float = 300) -> None:
         self.at_iter = at_iter
@@ -109,6 +110,11 @@ class WaitForFileHook(Hook):
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None):
         if runner.iter + 1 != self.at_iter:
+            return
+        try:
+            os.close(os.open(self.path + '.waiter',
+                             os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
             return
         end = time.time() + self.timeout
         while not osp.exists(self.path) and time.time() < end:

@@ -103,8 +103,8 @@ def test_damaged_latest_falls_back_to_the_newest_complete(
         work, logged, damage, reason):
     latest = osp.join(work, 'epoch_2.pth')
     damage(latest)
-    assert checkpoint_problem(latest) is not None
     assert find_resume_checkpoint(work) == osp.join(work, 'epoch_1.pth')
+    assert checkpoint_problem(latest) is not None
     skipped = [m for m in logged if 'skipping damaged checkpoint' in m]
     assert len(skipped) == 1
     assert latest in skipped[0]
@@ -184,11 +184,11 @@ def test_rerun_resumes_and_no_resume_starts_over(synthetic_data, work,
     before = _weights(osp.join(work, 'epoch_2.pth'))
     tool = _train_tool()
     tool.main([cfg_path, '--work-dir', work])
+    after = _weights(osp.join(work, 'epoch_2.pth'))
+    for k in before:  # not retrained, not overwritten
+        assert torch.equal(before[k], after[k]), k
     assert any(f'resuming from {osp.join(work, "epoch_2.pth")}' in m
                for m in logged)
-    after = _weights(osp.join(work, 'epoch_2.pth'))
-    for k in before:
-        assert torch.equal(before[k], after[k]), k
 
     tool.main([cfg_path, '--work-dir', work, '--no-resume', '--seed', '1'])
     assert any('--no-resume, starting over' in m for m in logged)

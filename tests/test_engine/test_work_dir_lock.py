@@ -10,11 +10,17 @@ import socket
 import subprocess
 import sys
 import time
+import types
 
 import pytest
+from mmengine.logging import MMLogger
 
 from mmx3d.apis import build_runner
-from mmx3d.engine.hooks import WorkDirLock, WorkDirLockedError
+from mmx3d.engine.hooks import (
+    WorkDirLock,
+    WorkDirLockedError,
+    WorkDirLockHook,
+)
 from mmx3d.utils.compat import safe_torch_load
 from tests.helpers.tiny import tiny_synthetic_cfg
 
@@ -87,6 +93,24 @@ def test_a_later_lock_of_the_same_process_takes_over(tmp_path):
     second.release()
     first.acquire()
     first.release()
+
+
+def test_lock_hook_cleans_up_after_a_dead_training_and_releases(tmp_path):
+    work = str(tmp_path)
+    names = ('epoch_3.pth.tmp.99.ab12cd34', 'last_checkpoint.tmp.99.ef',
+             'epoch_2.pth', 'last_checkpoint')
+    for name in names:
+        open(osp.join(work, name), 'w').close()
+    runner = types.SimpleNamespace(
+        work_dir=work, logger=MMLogger.get_instance('work_dir_lock_test'))
+    hook = WorkDirLockHook()
+    hook.before_train(runner)
+    assert sorted(os.listdir(work)) == ['epoch_2.pth', 'last_checkpoint',
+                                        'train.lock']
+    with open(osp.join(work, 'train.lock')) as f:
+        assert f.read().startswith(f'pid {os.getpid()} on host ')
+    hook.after_train(runner)
+    assert not hook.lock.held
 
 
 def test_training_on_a_locked_work_dir_stops_before_touching_it(
