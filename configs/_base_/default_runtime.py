@@ -17,6 +17,9 @@ default_hooks = dict(
     invalid_loss=dict(type='InvalidLossHook', max_skips=0),
     # one training per work dir: a second one stops at once naming the first
     work_dir_lock=dict(type='WorkDirLockHook'),
+    # unreadable files replaced per epoch, over workers and ranks
+    # ("skipped: N" in the epoch's log line)
+    skipped_samples=dict(type='SkippedSamplesHook'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     sync_buffers=dict(type='SyncBuffersHook'))
 

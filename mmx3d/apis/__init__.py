@@ -1,5 +1,6 @@
 # Copyright (c) mmx3d contributors. All rights reserved.
 from .action_detection import build_ava_detector, detect_actions
+from .config_check import check_config
 from .deploy import OnnxRecognizer, check_onnx, export_onnx
 from .inference import (
     KINETICS400_LABEL_MAP,
@@ -17,8 +18,9 @@ from .runner import (
     prepare_cfg,
 )
 
-__all__ = ['build_runner', 'find_resume_checkpoint', 'load_config',
-           'prepare_cfg', 'KINETICS400_LABEL_MAP', 'VideoReadError',
+__all__ = ['build_runner', 'check_config', 'find_resume_checkpoint',
+           'load_config', 'prepare_cfg', 'KINETICS400_LABEL_MAP',
+           'VideoReadError',
            'init_recognizer', 'inference_recognizer', 'read_label_map',
            'recognize', 'build_ava_detector', 'detect_actions',
            'detect_keys', 'detect_persons', 'init_person_detector',

@@ -17,6 +17,7 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
+from mmx3d.apis.config_check import check_config
 from mmx3d.engine.hooks.atomic_checkpoint_hook import nonfinite_keys
 from mmx3d.utils.compat import cpu_launcher_patch, safe_torch_load
 from mmx3d.utils.setup_env import register_all_modules
@@ -374,10 +375,15 @@ def build_runner(cfg: Config, **kwargs) -> Runner:
     ``pytorch`` launcher can call ``torch.cuda.set_device``; outside the
     Runner's construction torch is untouched.
 
+    The prepared config goes through :func:`mmx3d.apis.config_check.
+    check_config` first, so that a misspelled key fails before anything is
+    built, naming the key and the accepted ones.
+
     Keyword arguments are those of :func:`prepare_cfg`.
     """
     register_all_modules(init_default_scope=False)
     cfg = prepare_cfg(cfg, **kwargs)
+    check_config(cfg)
     with (cpu_launcher_patch() if cfg.launcher != 'none'
           else contextlib.nullcontext()):
         if 'runner_type' in cfg:

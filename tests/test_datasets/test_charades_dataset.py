@@ -53,10 +53,12 @@ def test_dataset_reads_official_csv(tmp_path):
         ('N11GT', ''),  # no actions: kept, all negative
         ('0IH69', 'c000 0.00 3.00;c000 5.00 8.00'),
     ])
-    ds = CharadesDataset(ann, [], data_prefix=dict(video='videos'))
+    videos = tmp_path / 'videos'
+    videos.mkdir()
+    ds = CharadesDataset(ann, [], data_prefix=dict(video=str(videos)))
     assert len(ds) == 3
     info = ds.get_data_info(0)
-    assert info['filename'] == osp.join('videos', '46GP8.mp4')
+    assert info['filename'] == osp.join(str(videos), '46GP8.mp4')
     assert info['video_id'] == '46GP8'
     assert info['label'].dtype == torch.float32
     assert info['label'].shape == (157, )
