@@ -118,3 +118,14 @@ def test_accepted_keys_follows_kwargs_up_the_mro():
         pass
 
     assert accepted_keys(NoInit) == set()
+
+
+def test_train_entry_point_checks_before_building(tmp_path):
+    """``tools/train.py``'s path: the typo stops build_runner, so nothing
+    (work dir, model, data) is built."""
+    from mmx3d.apis.runner import build_runner, load_config
+    cfg = load_config(SYNTHETIC, {'auto_scale_lr.enabled': False})
+    work_dir = tmp_path / 'run'
+    with pytest.raises(ConfigKeyError, match="auto_scale_lr.*'enabled'"):
+        build_runner(cfg, work_dir=str(work_dir))
+    assert not work_dir.exists()
