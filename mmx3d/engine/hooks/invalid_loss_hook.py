@@ -111,9 +111,12 @@ class InvalidLossHook(Hook):
                 return  # update_params zeroes the gradients next
             plain_step(**kwargs)
             if self.check_weights:
-                bad = [n for n, p in model.named_parameters()
-                       if not bool(torch.isfinite(p).all())]
-                if bad:
+                named = list(model.named_parameters())
+                finite = torch.stack(
+                    [torch.isfinite(p.detach()).all() for _, p in named])
+                if not bool(finite.all()):  # one device sync per step
+                    bad = [n for (n, _), ok in zip(named, finite.tolist())
+                           if not ok]
                     self._bad['weights'] = float(len(bad))
                     self._bad_weights = bad
 
