@@ -31,6 +31,21 @@ from ..utils.complexity import (
 )
 
 IMPLS = ('mmx3d', 'mmaction2', 'pytorchvideo')
+#: Inference-only deploy paths of mmx3d's model, timed beside ``mmx3d``
+#: (BN folded): ``mmx3d_eager`` (BN not folded) and ``onnxruntime`` (the
+#: model exported by :func:`mmx3d.apis.deploy.export_onnx`, on CPU).
+DEPLOY_IMPLS = ('mmx3d_eager', 'onnxruntime')
+ALL_IMPLS = IMPLS + DEPLOY_IMPLS
+
+
+def onnxruntime_available() -> bool:
+    """Whether ``onnx`` and ``onnxruntime`` can be imported."""
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
 #: RGB mean/std in 0..255 units (0.45 / 0.225 in [0, 1] units)
 MEAN, STD = 114.75, 57.375
 
@@ -133,7 +148,8 @@ def build_model(impl: str, cfg: Config, spec: Dict,
     """Build one implementation (random weights, train mode).
 
     Args:
-        impl (str): One of :data:`IMPLS`.
+        impl (str): One of :data:`ALL_IMPLS` (the deploy paths build
+            ``mmx3d``'s model).
         cfg (Config): The mmx3d config (used for ``mmx3d``).
         spec (dict): :func:`model_spec` of it (used for the others).
         plain (bool): ``mmx3d`` without channels-last and fused ops.
@@ -143,7 +159,7 @@ def build_model(impl: str, cfg: Config, spec: Dict,
         nn.Module: A ``Recognizer3D`` (``mmx3d``, ``mmaction2``) or
         PyTorchVideo's ``Net`` (clips in, logits out).
     """
-    if impl == 'mmx3d':
+    if impl in ('mmx3d', ) + DEPLOY_IMPLS:
         from ..registry import MODELS
         from ..utils import register_all_modules
         register_all_modules(init_default_scope=False)
@@ -154,7 +170,7 @@ def build_model(impl: str, cfg: Config, spec: Dict,
         with DefaultScope.overwrite_default_scope('mmaction'):
             return MODELS.build(mmaction2_model_cfg(spec))
     if impl != 'pytorchvideo':
-        raise ValueError(f'impl must be one of {IMPLS}, got {impl!r}')
+        raise ValueError(f'impl must be one of {ALL_IMPLS}, got {impl!r}')
     create_x3d = import_pytorchvideo_x3d()
     if create_x3d is None:
         raise RuntimeError('PyTorchVideo is not installed')

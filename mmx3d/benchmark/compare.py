@@ -19,6 +19,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 from mmengine.config import Config
 
+from .builders import DEPLOY_IMPLS
 from .timing import BenchOptions
 from .worker import LocalClient, WorkerClient
 
@@ -161,7 +162,8 @@ def json_results(report: Dict) -> Dict[str, Dict]:
             out[f'{phase}_gflop_per_s'] = r['gflop_per_s']
             if r.get('base_mem_mb') is not None:
                 out[f'{phase}_base_mem_mb'] = r['base_mem_mb']
-            for key in ('deploy_max_abs_diff', 'compile_s'):
+            for key in ('deploy_max_abs_diff', 'compile_s',
+                        'onnx_max_abs_diff', 'onnx_export_max_abs_diff'):
                 if key in r:
                     out[f'{phase}_{key}'] = r[key]
         for impl, rr in report[phase]['ratios'].items():
@@ -213,6 +215,11 @@ def format_report(report: Dict, spec: Dict, opts: BenchOptions,
             diff = res['mmx3d']['deploy_max_abs_diff']
             lines.append('  mmx3d deploy (BN folded) max |logit difference| '
                          f'vs unfused: {diff:.2e}')
+        if 'onnx_max_abs_diff' in res.get('onnxruntime', {}):
+            diff = res['onnxruntime']['onnx_max_abs_diff']
+            lines.append('  onnxruntime (exported, BN folded) max '
+                         '|probability difference| vs PyTorch unfused: '
+                         f'{diff:.2e}')
         if 'base_mem_mb' in res.get('mmx3d', {}):
             base = ', '.join(f'{i} {r["base_mem_mb"]:.0f}'
                              for i, r in res.items() if r.get('base_mem_mb'))
@@ -242,13 +249,21 @@ def run_benchmark(cfg: Config, spec: Dict, opts: BenchOptions,
                   log: Optional[Callable[[str], None]] = print) -> Dict:
     """:func:`run_phase` and :func:`ratios` for each phase.
 
+    The inference-only implementations (``mmx3d_eager``, ``onnxruntime``:
+    :data:`~mmx3d.benchmark.builders.DEPLOY_IMPLS`) are left out of the
+    ``train`` phase.
+
     Returns:
         dict: phase -> ``results`` (impl -> summary) and ``ratios``
         (other impl -> ratios to mmx3d); see :func:`json_results`.
     """
     report = {}
     for phase in phases:
-        res = run_phase(phase, impls, cfg, spec, opts, rounds, iters,
+        those = [i for i in impls
+                 if phase == 'infer' or i not in DEPLOY_IMPLS]
+        if not those:
+            continue
+        res = run_phase(phase, those, cfg, spec, opts, rounds, iters,
                         warmup, inprocess, log)
         report[phase] = dict(results=res, ratios=ratios(res))
     return report

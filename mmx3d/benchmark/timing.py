@@ -8,10 +8,18 @@
 * ``infer``: ``test_step`` under ``torch.no_grad`` (preprocessor, forward,
   softmax). For mmx3d, unless ``no_deploy``, BN is folded into the convs
   first (:func:`mmx3d.models.utils.fuse_bn`) and the largest logit
-  difference from the unfused model is reported.
+  difference from the unfused model is reported. ``mmx3d_eager`` is the
+  same model without folding. ``onnxruntime`` exports the model
+  (:func:`mmx3d.apis.deploy.export_onnx`, BN folded, softmax output) to a
+  temporary file and times normalisation plus ONNX Runtime's run on the
+  same uint8 batch, with as many threads as PyTorch; the largest
+  difference of its probabilities from the unfused PyTorch model's
+  ``test_step`` scores is reported (``onnx_max_abs_diff``).
 """
 import contextlib
 import copy
+import os
+import tempfile
 import time
 from dataclasses import dataclass
 from typing import Dict, Iterator, List, Optional, Sequence
@@ -19,7 +27,13 @@ from typing import Dict, Iterator, List, Optional, Sequence
 import torch
 from mmengine.config import Config
 
-from .builders import MEAN, STD, build_model, gflops_per_clip
+from .builders import (
+    DEPLOY_IMPLS,
+    MEAN,
+    STD,
+    build_model,
+    gflops_per_clip,
+)
 
 
 @dataclass
@@ -103,7 +117,9 @@ class Bench:
     """One implementation, built for one phase (``train`` or ``infer``).
 
     Args:
-        impl (str): ``mmx3d``, ``mmaction2`` or ``pytorchvideo``.
+        impl (str): ``mmx3d``, ``mmaction2``, ``pytorchvideo`` or, for
+            ``infer`` only, ``mmx3d_eager`` or ``onnxruntime``
+            (:data:`~mmx3d.benchmark.builders.DEPLOY_IMPLS`).
         phase (str): ``train`` or ``infer``.
         cfg (Config): The loaded mmx3d config.
         spec (dict): :func:`mmx3d.benchmark.builders.model_spec` of it.
@@ -124,6 +140,9 @@ class Bench:
         b = opts.batch
         clips = torch.randint(0, 256, (b, 1, 3, t, h, w), dtype=torch.uint8)
         self.labels = torch.randint(0, spec['num_classes'], (b, ))
+        if impl in DEPLOY_IMPLS and phase != 'infer':
+            raise ValueError(f'{impl} is an inference path; phase must be '
+                             f"'infer', got {phase!r}")
         self.model = build_model(impl, cfg, spec, opts.plain)
         if impl == 'pytorchvideo':
             self.clips = clips.view(b, 3, t, h, w).to(self.device)
@@ -147,6 +166,8 @@ class Bench:
                 from ..models.utils.fuse_bn import fuse_bn
                 self.unfused = copy.deepcopy(self.model.state_dict())
                 fuse_bn(self.model)
+            if impl == 'onnxruntime':
+                self._setup_onnx(clips.view(b, 3, t, h, w).numpy())
         if opts.compile and impl == 'mmx3d':
             t0 = time.perf_counter()
             self.model.backbone.compile()
@@ -154,6 +175,42 @@ class Bench:
             self.run(1)
             self.extra['compile_s'] = time.perf_counter() - t0
         self.base_mem = current_rss_mb()
+
+    def _setup_onnx(self, clips) -> None:
+        """Export the model to a temporary ONNX file and open it with ONNX
+        Runtime (CPU) on as many threads as PyTorch uses."""
+        if self.cuda:
+            raise ValueError('the onnxruntime benchmark runs on CPU only')
+        from ..apis.deploy import OnnxRecognizer, export_onnx
+        self.model.cfg = self._cfg
+        fd, path = tempfile.mkstemp(suffix='.onnx', prefix='mmx3d_bench_')
+        os.close(fd)
+        try:
+            info = export_onnx(self.model, out=path,
+                               shape=self._spec['shape'])
+            self.ort = OnnxRecognizer(path,
+                                      num_threads=torch.get_num_threads())
+        finally:
+            os.remove(path)
+        self.extra['onnx_export_max_abs_diff'] = info['max_abs_diff']
+        self.ort_clips = clips
+
+    def _onnx_check(self) -> float:
+        """Largest difference of ONNX Runtime's probabilities, as timed
+        (:meth:`_ort_run`), from the PyTorch model's ``test_step`` scores on
+        the benchmark batch."""
+        import numpy as np
+        with torch.no_grad():
+            ref = torch.stack([
+                d.pred_score.float().cpu()
+                for d in self.model.test_step(self.data)
+            ]).double().numpy()
+        got = np.asarray(self._ort_run(), np.float64)  # softmax output
+        return float(np.abs(got - ref).max())
+
+    def _ort_run(self):
+        """The timed ONNX Runtime unit: normalise the uint8 batch, run."""
+        return self.ort(self.ort.normalize(self.ort_clips))
 
     def _setup_optim(self) -> None:
         optim = torch.optim.SGD(self.model.parameters(), lr=1e-4,
@@ -204,7 +261,9 @@ class Bench:
                 self.model.train_step(self.data, self.optim)
         else:
             with torch.no_grad(), self._autocast():
-                if self.impl == 'pytorchvideo':
+                if self.impl == 'onnxruntime':
+                    self._ort_run()
+                elif self.impl == 'pytorchvideo':
                     x = (self.clips.float() - MEAN) / STD
                     self.model(x).softmax(-1)
                 else:
@@ -234,7 +293,8 @@ class Bench:
     def stats(self) -> Dict:
         """``gflops_per_clip``, ``peak_mem_mb`` (CUDA allocator peak, or
         the process ``VmHWM`` with ``base_mem_mb`` = RSS after building),
-        ``deploy_max_abs_diff`` and ``compile_s`` where they apply."""
+        ``deploy_max_abs_diff``, ``onnx_max_abs_diff``,
+        ``onnx_export_max_abs_diff`` and ``compile_s`` where they apply."""
         out = dict(gflops_per_clip=self.gflops, **self.extra)
         if self.cuda:
             out['peak_mem_mb'] = torch.cuda.max_memory_allocated(
@@ -244,4 +304,6 @@ class Bench:
             out['base_mem_mb'] = self.base_mem
         if self.unfused is not None:  # after the peak was read
             out['deploy_max_abs_diff'] = self._deploy_check()
+        if self.impl == 'onnxruntime':
+            out['onnx_max_abs_diff'] = self._onnx_check()
         return out

@@ -227,3 +227,101 @@ def test_deploy_check_compares_the_whole_recognizer():
     assert bench._deploy_check() < 1e-4
     bench.unfused['cls_head.fc_cls.bias'][0] += 1.0
     assert bench._deploy_check() == pytest.approx(1.0, abs=1e-3)
+
+
+def _load_cli():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'benchmark_tool', osp.join(ROOT, 'tools/analysis/benchmark.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_default_impls_add_the_deploy_paths_at_inference(monkeypatch):
+    cli = _load_cli()
+    monkeypatch.setattr(cli, 'onnxruntime_available', lambda: True)
+    args = cli.parse_args([XS])
+    assert cli.default_impls(args) == ['mmx3d', 'mmx3d_eager',
+                                       'onnxruntime']
+    args = cli.parse_args([XS, '--compare', '--mode', 'infer'])
+    assert cli.default_impls(args) == ['mmx3d', 'mmaction2', 'pytorchvideo',
+                                       'mmx3d_eager', 'onnxruntime']
+    args = cli.parse_args([XS, '--mode', 'train'])
+    assert cli.default_impls(args) == ['mmx3d']
+    args = cli.parse_args([XS, '--no-deploy'])  # mmx3d is eager itself
+    assert cli.default_impls(args) == ['mmx3d', 'onnxruntime']
+    args = cli.parse_args([XS, '--no-deploy-paths'])
+    assert cli.default_impls(args) == ['mmx3d']
+    monkeypatch.setattr(cli, 'onnxruntime_available', lambda: False)
+    assert cli.default_impls(cli.parse_args([XS])) == ['mmx3d',
+                                                        'mmx3d_eager']
+
+
+@pytest.fixture
+def peaked_models(monkeypatch):
+    """Every benchmarked model with a classifier scaled so that its class
+    probabilities are far from uniform (differences show)."""
+    from mmx3d.benchmark import timing
+
+    def build(*args, **kwargs):
+        model = build_model(*args, **kwargs)
+        with torch.no_grad():
+            model.cls_head.fc_cls.weight.mul_(2000)
+        return model
+
+    monkeypatch.setattr(timing, 'build_model', build)
+
+
+@pytest.mark.slow
+def test_onnxruntime_column_beside_eager_and_folded(peaked_models):
+    """One in-process run: ONNX Runtime and eager PyTorch timed beside the
+    BN-folded model at inference only; ONNX Runtime's probabilities on
+    the benchmark batch are PyTorch's (1e-4)."""
+    pytest.importorskip('onnxruntime')
+    cfg = load_config(XS)
+    spec = model_spec(cfg, SHAPE)
+    opts = BenchOptions(config=XS, shape=SHAPE, batch=2, threads=1)
+    impls = ['mmx3d', 'mmx3d_eager', 'onnxruntime']
+    report = run_benchmark(cfg, spec, opts, impls, rounds=2, iters=1,
+                           warmup=1, inprocess=True, log=None)
+    assert list(report['train']['results']) == ['mmx3d']
+    res = report['infer']['results']
+    assert list(res) == impls
+    assert res['onnxruntime']['onnx_max_abs_diff'] <= 1e-4
+    assert res['onnxruntime']['onnx_export_max_abs_diff'] <= 1e-4
+    assert res['mmx3d']['deploy_max_abs_diff'] < 1e-4
+    assert 'deploy_max_abs_diff' not in res['mmx3d_eager']  # not folded
+    flops = res['mmx3d']['gflops_per_clip']
+    for r in res.values():
+        assert r['gflops_per_clip'] == pytest.approx(flops, rel=1e-9)
+        ips = statistics.median(2 / t for t in r['round_medians'])
+        assert r['clips_per_s'] == pytest.approx(ips, rel=1e-12)
+    saved = json_results(report)
+    assert set(saved) == set(impls)
+    assert 'infer_onnx_max_abs_diff' in saved['onnxruntime']
+    per = [o / m for o, m in zip(res['onnxruntime']['round_medians'],
+                                 res['mmx3d']['round_medians'])]
+    assert saved['mmx3d']['infer_speedup_vs_onnxruntime'] == pytest.approx(
+        statistics.median(per))
+
+
+@pytest.mark.slow
+def test_onnx_check_sees_a_different_model(peaked_models):
+    """The ORT check compares probabilities that differ between classes:
+    an exported graph that is not the model's fails it."""
+    pytest.importorskip('onnxruntime')
+    from mmx3d.benchmark.timing import Bench
+    cfg = load_config(XS)
+    opts = BenchOptions(config=XS, shape=SHAPE, batch=2)
+    bench = Bench('onnxruntime', 'infer', cfg, model_spec(cfg, SHAPE), opts)
+    assert bench._onnx_check() <= 1e-4
+    with torch.no_grad():
+        probs = torch.stack([d.pred_score for d in
+                             bench.model.test_step(bench.data)])
+        # 400 classes: probabilities from 1e-4 to 2e-2, not all 1/400
+        assert float(probs.max() - probs.min()) > 0.01
+        bench.model.cls_head.fc_cls.bias[0] += 5.0
+    assert bench._onnx_check() > 1e-2
+    with pytest.raises(ValueError, match='inference path'):
+        Bench('onnxruntime', 'train', cfg, model_spec(cfg, SHAPE), opts)

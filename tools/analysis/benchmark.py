@@ -10,6 +10,9 @@ Examples::
     # the three implementations, ratios, JSON for scripts
     python tools/analysis/benchmark.py configs/x3d/x3d_s_kinetics400.py \\
         --batch 4 --compare --rounds 5 --json s.json
+    # inference only: mmx3d BN folded, eager and through ONNX Runtime
+    python tools/analysis/benchmark.py configs/x3d/x3d_xs_kinetics400.py \\
+        --mode infer --batch 1 --threads 1
     # also the training data pipeline (clips/s per dataloader worker)
     python tools/analysis/benchmark.py configs/x3d/x3d_s_kinetics400.py \\
         --mode train --data
@@ -23,7 +26,14 @@ What is timed (after ``--warmup`` untimed iterations):
 * ``infer``: ``test_step`` under ``torch.no_grad`` (preprocessor, forward,
   softmax). The mmx3d figure is the deploy path: BN folded into the convs
   (:func:`mmx3d.models.utils.fuse_bn`); the largest difference of its logits
-  from the unfused model's is reported (``deploy_max_abs_diff``).
+  from the unfused model's is reported (``deploy_max_abs_diff``). Beside
+  it, in the same rounds, ``mmx3d_eager`` (BN not folded) and, where
+  ``onnxruntime`` is installed and the device is the CPU, ``onnxruntime``:
+  the model exported by :func:`mmx3d.apis.deploy.export_onnx` to a
+  temporary file (normalisation + ONNX Runtime, as many threads as
+  PyTorch), with the largest difference of its probabilities from
+  PyTorch's (``onnx_max_abs_diff``). ``--no-deploy-paths`` leaves both
+  out; ``--impls`` picks implementations explicitly.
 
 mmx3d is benchmarked as the config ships it: the shipped configs turn on
 ``channels_last=True`` (backbone and data preprocessor) and ``fused_ops=True``;
@@ -49,7 +59,8 @@ implementation alike.
 
 ``--json PATH`` writes ``{impl: {"train_clips_per_s", "infer_clips_per_s",
 "train_peak_mem_mb", "infer_peak_mem_mb", ...}}`` for ``impl`` in
-``mmx3d``, ``mmaction2``, ``pytorchvideo``; the ``mmx3d`` entry also holds
+``mmx3d``, ``mmaction2``, ``pytorchvideo``, ``mmx3d_eager``,
+``onnxruntime``; the ``mmx3d`` entry also holds
 the ratios (``train_speedup_vs_mmaction2``, ``train_mem_ratio_vs_...``,
 ``infer_deploy_max_abs_diff``, ``data_clips_per_s_per_worker``, ...).
 
@@ -60,13 +71,15 @@ breakdown, and suggests ``num_workers`` for the measured training speed.
 """
 import argparse
 import json
-from typing import Dict
+from typing import Dict, List
 
 import torch
 from mmengine.config import DictAction
 
 from mmx3d.apis.runner import load_config
 from mmx3d.benchmark import (
+    ALL_IMPLS,
+    DEPLOY_IMPLS,
     IMPLS,
     BenchOptions,
     data_throughput,
@@ -74,6 +87,7 @@ from mmx3d.benchmark import (
     import_pytorchvideo_x3d,
     json_results,
     model_spec,
+    onnxruntime_available,
     run_benchmark,
 )
 
@@ -89,9 +103,13 @@ def parse_args(argv=None):
     p.add_argument('--compare', action='store_true',
                    help='also MMAction2\'s X3D and (if installed) '
                    'PyTorchVideo\'s create_x3d; print the ratios')
-    p.add_argument('--impls', nargs='+', choices=IMPLS,
+    p.add_argument('--impls', nargs='+', choices=ALL_IMPLS,
                    help='implementations to run (default: mmx3d, or all '
-                   'available with --compare)')
+                   'available with --compare; at inference also '
+                   'mmx3d_eager and onnxruntime, if installed)')
+    p.add_argument('--no-deploy-paths', action='store_true',
+                   help='leave out the mmx3d_eager and onnxruntime '
+                   'inference runs')
     p.add_argument('--shape', type=int, nargs=3, metavar=('T', 'H', 'W'),
                    help='clip shape (default: the config\'s training clip)')
     p.add_argument('--iters', type=int, default=1,
@@ -143,6 +161,24 @@ def main(argv=None) -> Dict:
         torch.set_num_threads(threads_before)
 
 
+def default_impls(args) -> List[str]:
+    """mmx3d (all of :data:`IMPLS` with ``--compare``) and, when inference
+    is timed, the deploy paths: ``mmx3d_eager`` unless ``--no-deploy``
+    (then ``mmx3d`` is eager itself) and ``onnxruntime`` if installed."""
+    impls = list(IMPLS) if args.compare else ['mmx3d']
+    if args.mode == 'train' or args.no_deploy_paths:
+        return impls
+    for impl in DEPLOY_IMPLS:
+        if impl == 'mmx3d_eager' and args.no_deploy:
+            continue
+        if impl == 'onnxruntime' and not onnxruntime_available():
+            print('onnxruntime is not installed: its inference run is '
+                  'skipped (pip install mmx3d[deploy])')
+            continue
+        impls.append(impl)
+    return impls
+
+
 def run(args) -> Dict:
     cfg = load_config(args.config, args.cfg_options)
     spec = model_spec(cfg, args.shape)
@@ -151,10 +187,13 @@ def run(args) -> Dict:
         batch=args.batch, device=args.device, amp=args.amp,
         compile=args.compile, plain=args.plain, no_deploy=args.no_deploy,
         seed=args.seed, threads=args.threads)
-    impls = args.impls or (list(IMPLS) if args.compare else ['mmx3d'])
+    impls = args.impls or default_impls(args)
     if 'pytorchvideo' in impls and import_pytorchvideo_x3d() is None:
         print('PyTorchVideo is not installed: skipped')
         impls = [i for i in impls if i != 'pytorchvideo']
+    if 'onnxruntime' in impls and not args.device.startswith('cpu'):
+        print('onnxruntime runs on CPU only here: skipped')
+        impls = [i for i in impls if i != 'onnxruntime']
     t, h, w = spec['shape']
     print(f'config: {args.config}  arch: {spec["arch"]}  clip: {t}x{h}x{w}  '
           f'batch: {args.batch}  device: {args.device}  threads: '
