@@ -29,7 +29,8 @@ bottleneck   gamma_b x2.25                gamma_b * r, distinct inner widths
 Strides are rounded to integers >= 1 (once the stride is 1, X-Fast can only
 lengthen the clip). For the network axes, the stored factor is the one
 closest to the paper's multiplier among those that give the chosen rounded
-network (so XS's ``gamma_d = 2.2`` is recovered from X2D exactly).
+network (the multiplier itself where it gives that network), so that the
+factors stay readable.
 """
 import inspect
 import math
@@ -39,10 +40,10 @@ import torch
 import torch.nn as nn
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
-
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmx3d.utils.complexity import count_params, recognizer_complexity
+
 from .state import (
     ExpansionState,
     base_train_crop,

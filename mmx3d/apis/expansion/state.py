@@ -160,9 +160,9 @@ def _backbone_cfg(cfg: Config, path: Optional[str] = None) -> ConfigDict:
     backbone = cfg.get('model', {}).get('backbone')
     if not isinstance(backbone, dict) or backbone.get('type') != \
             'X3DBackbone':
-        raise ValueError(
-            f'{_where(path)}model.backbone must be an X3DBackbone to be '
-            f'expanded, got {None if backbone is None else backbone.get("type")!r}')
+        got = backbone.get('type') if isinstance(backbone, dict) else None
+        raise ValueError(f'{_where(path)}model.backbone must be an '
+                         f'X3DBackbone to be expanded, got {got!r}')
     return backbone
 
 
@@ -181,8 +181,8 @@ def _sampler(pipeline: list, path: Optional[str] = None) -> dict:
         if step['type'].endswith('SampleFrames'):
             return step
     raise ValueError(f'{_where(path)}the training pipeline has no clip '
-                     'sampler (SampleFrames or PySlowFastSampleFrames); steps: '
-                     f'{[s["type"] for s in pipeline]}')
+                     'sampler (SampleFrames or PySlowFastSampleFrames); '
+                     f'steps: {[s["type"] for s in pipeline]}')
 
 
 def base_train_crop(cfg: Config, path: Optional[str] = None) -> int:
