@@ -305,17 +305,16 @@ class FakeLauncher(Launcher):
 
 
 def test_search_logic_budget_contraction_and_resume(tmp_path):
-    accs = dict(start=0.25, fast=0.6, spatial=0.4, width=0.5)
-    axes = ['fast', 'spatial', 'width']
+    accs = dict(start=0.25, fast=0.6, spatial=0.4)
+    axes = ['fast', 'spatial']
     wd = str(tmp_path / 'search')
     launcher = FakeLauncher(accs)
     target = 0.0065  # X2D 0.0024 -> fast 0.0046 -> (x2 = 0.0091) too much
     res = run_search(X2D, wd, steps=5, launcher=launcher, axes=axes,
                      target_gflops=target, plot=False)
     assert launcher.launched == [
-        'step00_start', 'step01_fast', 'step01_spatial', 'step01_width',
-        'step02_fast', 'step02_spatial', 'step02_width',
-        'step02_fast_contracted'
+        'step00_start', 'step01_fast', 'step01_spatial', 'step02_fast',
+        'step02_spatial', 'step02_fast_contracted'
     ]
     path = [c.name for c in res.path]
     assert path == ['step00_start', 'step01_fast', 'step02_fast',
@@ -330,7 +329,7 @@ def test_search_logic_budget_contraction_and_resume(tmp_path):
     with open(osp.join(wd, 'trajectory.json')) as f:
         rows = json.load(f)['candidates']
     assert [r['chosen'] for r in rows] == [
-        True, True, False, False, True, False, False, True]
+        True, True, False, True, False, True]
     with open(osp.join(wd, 'trajectory.csv')) as f:
         header = f.readline().strip().split(',')
     assert header[:8] == ['step', 'axis', 'gamma_tau', 'gamma_t', 'gamma_s',
@@ -354,9 +353,9 @@ def test_search_logic_budget_contraction_and_resume(tmp_path):
 
 
 def test_search_stops_at_the_step_count(tmp_path):
-    launcher = FakeLauncher(dict(start=0.25, depth=0.3, bottleneck=0.35))
+    launcher = FakeLauncher(dict(start=0.25, spatial=0.3, bottleneck=0.35))
     res = run_search(X2D, str(tmp_path), steps=2, launcher=launcher,
-                     axes=['depth', 'bottleneck'], epochs=1,
+                     axes=['spatial', 'bottleneck'], epochs=1,
                      regularisation=Regularisation.paper(), plot=True,
                      select='acc_per_logflops')
     assert [c.name for c in res.path] == [

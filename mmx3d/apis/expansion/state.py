@@ -29,7 +29,9 @@ Rendering a state rewrites, in a copy of the base config:
 through ``_base_`` and states only these differences.
 """
 import copy
+import functools
 import hashlib
+import json
 import math
 import os
 import os.path as osp
@@ -257,8 +259,14 @@ def apply_args(pipeline: list, args: Dict[str, Dict[str, Any]]) -> list:
 
 def _head_channels(backbone: dict) -> Tuple[int, int]:
     """(res5 width, conv5 width) of a backbone config (built on meta)."""
+    return _head_channels_of(json.dumps(backbone, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=256)
+def _head_channels_of(backbone_json: str) -> Tuple[int, int]:
     from mmx3d.registry import MODELS
-    cfg = dict(backbone, channels_last=False, fused_ops=False, init_cfg=None)
+    cfg = dict(json.loads(backbone_json), channels_last=False,
+               fused_ops=False, init_cfg=None)
     with torch.device('meta'), DefaultScope.overwrite_default_scope('mmx3d'):
         net = MODELS.build(cfg)
     return int(net.feat_dim), int(net.conv5_channels)
