@@ -279,6 +279,11 @@ def prepare_cfg(cfg: Config,
 
     Returns:
         Config: ``cfg``.
+
+    Raises:
+        FileNotFoundError: If ``resume`` names a missing file.
+        ValueError: If ``resume`` names a damaged checkpoint (the file and
+            why).
     """
     cfg.launcher = launcher
     if work_dir is not None:
