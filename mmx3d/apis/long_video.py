@@ -449,7 +449,8 @@ Scorer = Union[TorchScorer, OnnxScorer]
 
 def load_scorer(config: Union[str, Path, Config], checkpoint: Optional[str],
                 backend: str = 'pytorch', device: str = 'cpu',
-                cfg_options: Optional[Dict] = None) -> Scorer:
+                cfg_options: Optional[Dict] = None,
+                threads: int = 0) -> Scorer:
     """A scorer from a config and a checkpoint (PyTorch, BN folded) or an
     exported ``.onnx`` file (ONNX Runtime).
 
@@ -462,6 +463,8 @@ def load_scorer(config: Union[str, Path, Config], checkpoint: Optional[str],
             ``'pytorch'``.
         device (str): PyTorch device. Defaults to ``'cpu'``.
         cfg_options (dict, optional): Config overrides.
+        threads (int): ONNX Runtime threads; 0 lets it choose (PyTorch's
+            are the caller's ``torch.set_num_threads``). Defaults to 0.
 
     Returns:
         TorchScorer or OnnxScorer: The scorer.
@@ -482,7 +485,7 @@ def load_scorer(config: Union[str, Path, Config], checkpoint: Optional[str],
         config = Config.fromfile(str(config))
     if cfg_options:
         config.merge_from_dict(cfg_options)
-    return OnnxScorer(checkpoint, config)
+    return OnnxScorer(checkpoint, config, threads)
 
 
 def _names(label_map: Optional[Union[str, Sequence[str]]],
@@ -798,7 +801,8 @@ def plot_timeline(result: LongVideoResult, path: str,
     if top:
         xs, ys = zip(*top)
         ax.plot(xs, ys, 'o', color='tab:red', markersize=3, label='top-1')
-        ax.legend(loc='upper right', fontsize=7)
+        ax.legend(loc='lower right', bbox_to_anchor=(1, 1), fontsize=7,
+                  frameon=False)
     ax.set_yticks(range(len(names)))
     ax.set_yticklabels(names, fontsize=8)
     ax.set_ylim(len(names) - 0.5, -0.5)

@@ -69,9 +69,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--duration', type=float, help='live mode: stop '
                         'after this many seconds (default: at the end of '
                         'the source)')
-    parser.add_argument('--threads', type=int, help='live mode: PyTorch '
-                        'threads (on a machine with few cores leave one to '
-                        'the reader; default: PyTorch\'s)')
+    parser.add_argument('--threads', type=int, help='PyTorch / ONNX Runtime '
+                        'threads (live mode: on a machine with few cores '
+                        'leave one to the reader; default: the libraries\' '
+                        'own)')
     parser.add_argument(
         '--label-map', help='class names, one per line (default: the '
         'Kinetics-400 map shipped with mmx3d)')
@@ -136,8 +137,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     logger.setLevel('ERROR')
     try:
         names = read_label_map(args.label_map)
+        if args.threads:
+            import torch
+            torch.set_num_threads(args.threads)
         scorer = load_scorer(args.config, args.checkpoint, args.backend,
-                             args.device, args.cfg_options)
+                             args.device, args.cfg_options,
+                             args.threads or 0)
         if args.source is not None:
             def show(t, lag, top):
                 text = ', '.join(f'{s:.3f} {n}' for _, n, s in top)
