@@ -79,3 +79,33 @@ class ParamDigestHook(Hook):
                   'w') as f:
             json.dump(dict(rank=rank, world_size=world_size, iter=runner.iter,
                            params=_digests(runner), initial=self.initial), f)
+
+
+@HOOKS.register_module()
+class WaitForSignalHook(Hook):
+    """After training iteration ``at_iter``, rank 0 writes ``marker`` and
+    every rank waits (at most ``timeout`` s) until the run's
+    ``PreemptionHook`` has received a signal, so that a signal sent from
+    outside (to the launcher) lands at a known iteration."""
+
+    priority = 'NORMAL'
+
+    def __init__(self, at_iter: int, marker: str,
+                 timeout: float = 60) -> None:
+        self.at_iter = at_iter
+        self.marker = marker
+        self.timeout = timeout
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        if runner.iter + 1 != self.at_iter:
+            return
+        if get_dist_info()[0] == 0:
+            with open(self.marker, 'w') as f:
+                f.write(f'{time.time()}\n')
+        hooks = [h for h in runner.hooks
+                 if type(h).__name__ == 'PreemptionHook']
+        deadline = time.time() + self.timeout
+        while time.time() < deadline and not any(
+                h._received for h in hooks):
+            time.sleep(0.05)

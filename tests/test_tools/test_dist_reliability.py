@@ -50,6 +50,17 @@ def _cfg(data, work, tmp_path, name, hooks=(), max_epochs=2,
     return path
 
 
+_LAUNCHES = []
+
+
+@pytest.fixture(autouse=True)
+def _no_process_left():
+    """A failed test leaves no rank running."""
+    yield
+    while _LAUNCHES:
+        _LAUNCHES.pop().kill()
+
+
 class _Launch:
     """A launcher command in its own session; every output line is kept
     with the time it arrived."""
@@ -66,6 +77,7 @@ class _Launch:
             stderr=subprocess.STDOUT, text=True, start_new_session=True)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+        _LAUNCHES.append(self)
 
     def _read(self):
         for line in self.proc.stdout:
@@ -75,13 +87,33 @@ class _Launch:
         try:
             rc = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+            self.kill()
             self._reader.join(5)
             pytest.fail(f'still running after {timeout} s:\n{self.tail()}')
         self._reader.join(10)
         self.end = time.time()
         return rc
+
+    def kill(self):
+        """SIGKILL the launcher's session and every descendant (torchrun
+        puts each rank in a session of its own, out of reach of
+        ``killpg``; an orphaned torchrun stays in the launcher's)."""
+        table = subprocess.run(['ps', '-eo', 'pid=,ppid=,sid='],
+                               capture_output=True, text=True).stdout
+        rows = [tuple(map(int, line.split())) for line in table.splitlines()]
+        todo = [pid for pid, _, sid in rows if sid == self.proc.pid]
+        pids = set()
+        while todo:
+            pid = todo.pop()
+            pids.add(pid)
+            todo += [p for p, ppid, _ in rows
+                     if ppid == pid and p not in pids]
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait()
 
     @property
     def text(self):
@@ -161,6 +193,34 @@ def test_sigterm_mid_epoch_then_the_same_command_continues(synthetic_data,
     assert sorted(ref) == list(range(1, 9))
     for r in rows:
         assert r['lr'] == pytest.approx(ref[r['step']], rel=1e-12), r
+
+
+@pytest.mark.slow
+def test_sigusr1_to_the_launcher_checkpoints_every_rank(synthetic_data,
+                                                        tmp_path):
+    """SIGUSR1 to dist_train.sh itself (what Slurm's --signal or a
+    container stop delivers): passed on through torchrun to every rank,
+    which save iter_2.pth and stop; the script exits 75."""
+    work = str(tmp_path / 'work')
+    marker = str(tmp_path / 'at_iter_2')
+    cfg_path = _cfg(synthetic_data, work, tmp_path, 'usr1', max_epochs=1,
+                    hooks=[dict(type='WaitForSignalHook', at_iter=2,
+                                marker=marker)])
+    run = _dist_train(cfg_path, work)
+    deadline = time.time() + 240
+    while not osp.exists(marker) and run.proc.poll() is None and \
+            time.time() < deadline:
+        time.sleep(0.1)
+    assert osp.exists(marker), run.tail()
+    sent = time.time()
+    run.proc.send_signal(signal.SIGUSR1)
+    assert run.wait(120) == 75, run.tail()
+    assert 'preempted by SIGUSR1 (this rank) after batch 2 of 4 of epoch 1' \
+        in run.text
+    ckpt = safe_torch_load(osp.join(work, 'iter_2.pth'))
+    assert ckpt['meta']['preemption']['signal'] == 'SIGUSR1'
+    assert ckpt['meta']['iter'] == 2
+    print(f'\nSIGUSR1 to dist_train.sh -> exit 75: {run.end - sent:.1f} s')
 
 
 @pytest.mark.slow
