@@ -6,8 +6,10 @@ as an uninterrupted run, the sampler seed kept, a timed-out collective
 named. The multi-process runs are in tests/test_tools/
 test_dist_reliability.py."""
 import glob
+import os
 import os.path as osp
 import signal
+import time
 
 import pytest
 import torch
@@ -66,13 +68,14 @@ class _Record(Hook):
                           runner.optim_wrapper.get_lr()['lr'][0]))
 
 
-def _runner(work_dir, hooks, seed=0, resume=False, **kwargs):
+def _runner(work_dir, hooks, seed=0, resume=False, loader=None, **kwargs):
     return Runner(
         model=_Linear(),
         work_dir=work_dir,
         train_dataloader=dict(
-            dataset=_Toy(), batch_size=BATCH, num_workers=0,
-            sampler=dict(type='DefaultSampler', shuffle=True)),
+            dict(dataset=_Toy(), batch_size=BATCH, num_workers=0,
+                 sampler=dict(type='DefaultSampler', shuffle=True)),
+            **(loader or {})),
         train_cfg=dict(type='ResumableEpochBasedTrainLoop',
                        max_epochs=EPOCHS),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1,
@@ -153,6 +156,38 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path,
     torch.testing.assert_close(runner.model.fc.weight, ref_weight,
                                rtol=0, atol=0)
     assert osp.isfile(osp.join(work, f'epoch_{EPOCHS}.pth'))
+
+
+class _SignalingToy(_Toy):
+    """Loading sample 8 (batch 5) in a DataLoader worker takes a second;
+    half-way, the worker sends SIGUSR1 to itself and to the training
+    process, which is waiting for that batch (Slurm's ``--signal=USR1@90``
+    signals every process of the job step)."""
+
+    def __getitem__(self, i):
+        if i == 8 and torch.utils.data.get_worker_info() is not None:
+            time.sleep(0.5)
+            os.kill(os.getppid(), signal.SIGUSR1)
+            os.kill(os.getpid(), signal.SIGUSR1)
+            time.sleep(0.5)
+        return super().__getitem__(i)
+
+
+def test_sigusr1_to_every_process_spares_the_dataloader_workers(tmp_path):
+    """The handlers are installed before the DataLoader workers fork, so a
+    worker signalled with the training process keeps loading (SIGUSR1's
+    default action would kill it, and the waiting training process with
+    it); the batch being waited for is trained and iter_5.pth written."""
+    work = str(tmp_path / 'w')
+    runner = _runner(work, [PreemptionHook()], loader=dict(
+        dataset=_SignalingToy(), num_workers=1, persistent_workers=True,
+        sampler=dict(type='DefaultSampler', shuffle=False)))
+    with pytest.raises(SystemExit) as info:
+        runner.train()
+    assert info.value.code == 75
+    ckpt = safe_torch_load(osp.join(work, 'iter_5.pth'))
+    assert ckpt['meta']['iter'] == 5
+    assert ckpt['meta']['preemption']['signal'] == 'SIGUSR1'
 
 
 def test_handlers_restored_and_no_exit_without_signal(tmp_path):

@@ -63,6 +63,15 @@ class PreemptionHook(Hook):
     iteration (ranks may run different numbers of validation iterations,
     so no collective is issued there).
 
+    DataLoader workers forked after ``before_train`` inherit the handlers,
+    so a SIGUSR1 sent to every process of a job (Slurm's ``--signal``)
+    leaves them loading. PyTorch gives its workers their own SIGTERM
+    handler, which exits: a SIGTERM to every process stops the workers, and
+    if training is waiting for a batch at that moment it fails with
+    "DataLoader worker exited unexpectedly" before the checkpoint (the
+    previous checkpoint is then the resume point). Prefer SIGUSR1 with a
+    margin before a hard preemption.
+
     Under torchrun with restarts (``tools/dist_train.sh``), local rank 0
     also sends SIGTERM to its torchrun agent once every rank has passed the
     barrier, so that a preempted job is not restarted in place; if
