@@ -192,11 +192,6 @@ def test_config_file_loads_to_the_rendered_config(tmp_path, expanders):
         loaded.to_dict()
 
 
-def test_config_text_is_deterministic(expanders):
-    state, exp = expanders['xs']
-    assert config_text(state, exp.cfg) == config_text(state, exp.cfg)
-
-
 def test_not_an_x3d_config(tmp_path):
     path = tmp_path / 'r.py'
     path.write_text("model = dict(backbone=dict(type='ResNet3d'))\n")
