@@ -19,7 +19,8 @@ import mmaction.registry as mma
 from mmengine.registry import Registry
 
 RUNNERS = Registry('runner', parent=mma.RUNNERS, scope='mmx3d')
-LOOPS = Registry('loop', parent=mma.LOOPS, scope='mmx3d')
+LOOPS = Registry('loop', parent=mma.LOOPS, scope='mmx3d',
+                 locations=['mmx3d.engine'])
 HOOKS = Registry('hook', parent=mma.HOOKS, scope='mmx3d',
                  locations=['mmx3d.engine', 'mmx3d.converters'])
 DATASETS = Registry('dataset', parent=mma.DATASETS, scope='mmx3d',

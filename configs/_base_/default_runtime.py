@@ -20,13 +20,18 @@ default_hooks = dict(
     # unreadable files replaced per epoch, over workers and ranks
     # ("skipped: N" in the epoch's log line)
     skipped_samples=dict(type='SkippedSamplesHook'),
+    # SIGTERM/SIGUSR1 (preemption, Slurm --signal): every rank finishes its
+    # iteration, iter_N.pth is saved atomically, exit status 75
+    preemption=dict(type='PreemptionHook'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     sync_buffers=dict(type='SyncBuffersHook'))
 
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    dist_cfg=dict(backend='nccl'))
+    # timeout (s) of collectives: a frozen rank ends the job with a message
+    # (tools/dist_train.sh sets it from MMX3D_DIST_TIMEOUT)
+    dist_cfg=dict(backend='nccl', timeout=1800))
 
 log_processor = dict(type='LogProcessor', window_size=20, by_epoch=True)
 

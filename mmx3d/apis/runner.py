@@ -22,6 +22,11 @@ from mmx3d.engine.hooks.atomic_checkpoint_hook import nonfinite_keys
 from mmx3d.utils.compat import cpu_launcher_patch, safe_torch_load
 from mmx3d.utils.setup_env import register_all_modules
 
+#: the default hooks MMEngine's Runner adds by itself (the ones it lets a
+#: config remove with ``None``)
+_MMENGINE_DEFAULT_HOOKS = ('runtime_info', 'timer', 'sampler_seed', 'logger',
+                           'param_scheduler', 'checkpoint')
+
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     """Load a config, naming the file on any error."""
@@ -251,6 +256,8 @@ def prepare_cfg(cfg: Config,
       (``--no-resume``) starts over and says so. A path must be a complete
       checkpoint (:func:`checkpoint_problem`), else an error naming it.
       ``None`` (``tools/test.py``) leaves the config's ``resume`` as it is;
+    * ``default_hooks.<name>=None`` removes an mmx3d default hook (MMEngine
+      only lets a config remove its own defaults that way);
     * whenever ``load_from`` is set, a ``ConvertCheckpointHook`` so that
       PySlowFast / PyTorchVideo / MMAction2 files load as they are;
     * ``seed``/``deterministic``: ``randomness``;
@@ -353,6 +360,13 @@ def prepare_cfg(cfg: Config,
                              'of the work dir.')
         print_log(f'resume: resuming from {resume}', logger='current')
         cfg.resume, cfg.load_from = True, resume
+
+    # ``default_hooks.<name>=None`` turns a hook off; MMEngine accepts that
+    # only for its own default hooks, so drop mmx3d's switched-off ones
+    hooks = cfg.get('default_hooks') or {}
+    for name in [n for n, h in hooks.items()
+                 if h is None and n not in _MMENGINE_DEFAULT_HOOKS]:
+        hooks.pop(name)
 
     if cfg.get('load_from'):
         # `load_from` takes PySlowFast / PyTorchVideo / MMAction2 files too

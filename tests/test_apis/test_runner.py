@@ -353,3 +353,14 @@ def test_parse_views(text, expected):
 def test_parse_views_errors(text):
     with pytest.raises(ValueError, match='views'):
         parse_views(text)
+
+
+def test_a_default_hook_set_to_none_is_removed(cfg):
+    """``--cfg-options default_hooks.work_dir_lock=None`` (docs/training.md)
+    builds a Runner without the hook; MMEngine alone asserts on it."""
+    cfg.merge_from_dict({'default_hooks.work_dir_lock': None,
+                         'default_hooks.timer': None})
+    runner = build_runner(cfg)
+    names = [type(h).__name__ for h in runner.hooks]
+    assert 'WorkDirLockHook' not in names and 'IterTimerHook' not in names
+    assert 'AtomicCheckpointHook' in names

@@ -8,7 +8,8 @@
 max_epochs = 256
 warmup_epochs = 34  # 8k of 60k iterations
 train_cfg = dict(
-    type='EpochBasedTrainLoop', max_epochs=max_epochs, val_begin=1,
+    # MMEngine's epoch loop + exact mid-epoch resume (preemption checkpoints)
+    type='ResumableEpochBasedTrainLoop', max_epochs=max_epochs, val_begin=1,
     val_interval=5)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
