@@ -2,8 +2,7 @@
 """Test-only fault injection: SIGKILL mid-epoch or mid-write, NaN losses,
 a training held at one iteration, a new best at every validation.
 
-``KillOnceHook`` is registered in mmx3d's ``HOOKS`` (as before); the others
-in MMEngine's root ``HOOKS`` (found from the ``mmx3d`` scope through the
+All are registered in MMEngine's root ``HOOKS`` (found from the ``mmx3d`` scope through the
 registry's parents), so that importing them leaves mmx3d's registries as
 the package made them.
 """
@@ -18,10 +17,8 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS as ROOT_HOOKS
 
-from mmx3d.registry import HOOKS
 
-
-@HOOKS.register_module()
+@ROOT_HOOKS.register_module()
 class KillOnceHook(Hook):
     """Kill the process (no cleanup, like an OOM kill or a pre-emption) at
     training iteration ``at_iter``, unless ``marker`` exists; the marker is

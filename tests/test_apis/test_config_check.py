@@ -42,7 +42,7 @@ def test_shipped_configs_pass(path):
     ({'train_dataloader.num_worker': 3}, 'train_dataloader', 'num_worker',
      'num_workers', 'DataLoader'),
     ({'train_cfg.max_epoch': 3}, 'train_cfg', 'max_epoch', 'max_epochs',
-     'EpochBasedTrainLoop'),
+     'ResumableEpochBasedTrainLoop'),
     ({'optim_wrapper.optimizer.nesterow': True}, 'optim_wrapper.optimizer',
      'nesterow', 'nesterov', 'SGD'),
     ({'optim_wrapper.paramwise_cfg.norm_decay_mul': 0.},
