@@ -55,7 +55,8 @@ def plot_trajectory(rows: Sequence[Dict], out: str,
     ax.set_ylabel('validation top-1 (%)')
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc='lower right')
+    ax.margins(x=0.12, y=0.08)
+    ax.legend(fontsize=7, loc='upper left')
     fig.tight_layout()
     fig.savefig(out, dpi=90)
     return out
