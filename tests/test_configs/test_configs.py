@@ -26,7 +26,7 @@ EXPECTED = sorted(
          'x3d_s_custom_dataset.py', 'x3d_s_kinetics400_rawframes.py',
          'x3d_s_charades_rawframes.py', 'x3d_xs_synthetic.py',
          'x3d_xs_synthetic_shuffled.py', 'x3d_xs_charades_synthetic.py',
-         'x3d_xs_ava_synthetic.py'
+         'x3d_xs_ava_synthetic.py', 'x3d_x2d_synthetic.py'
      ])
 
 # X3D paper, table 1 / supp. A: Kinetics clip (frames, stride) and crops
@@ -114,7 +114,9 @@ def test_config_loads_and_builds(path):
         model_cfg['backbone'] = dict(model_cfg['backbone'])
         model_cfg['backbone'].pop('init_cfg', None)
     model = MODELS.build(model_cfg)
-    assert sum(p.numel() for p in model.parameters()) > 1e6
+    # X2D, the expansion search's start (docs/expansion.md), has 0.32 M
+    least = 2e5 if 'x2d' in osp.basename(path) else 1e6
+    assert sum(p.numel() for p in model.parameters()) > least
 
 
 def step(pipeline, *types):
