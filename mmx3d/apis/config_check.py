@@ -8,33 +8,23 @@ ignore what they do not know: ``auto_scale_lr=dict(enabled=False)`` leaves
 the learning rate scaled. :func:`check_config` compares every key of the
 sections below with what its reader accepts, before anything is built:
 
-=========================  ===============================================
-section                    accepted keys
-=========================  ===============================================
-``model`` (and every       the constructor arguments of the registered
-nested dict with a         class (``inspect.signature``), following
-``type``)                  ``**kwargs`` up the MRO to the class that
-                           consumes them; anything if a class takes
-                           ``**kwargs`` for itself
-``*_dataloader``           ``torch.utils.data.DataLoader`` arguments plus
-                           what MMEngine's Runner takes out (``sampler``,
-                           ``collate_fn``, ...); ``dataset``, its
-                           ``pipeline`` steps and the ``sampler`` by their
-                           classes
-``default_hooks``,         the hook classes
-``custom_hooks``
-``auto_scale_lr``          exactly ``enable`` and ``base_batch_size``
-``train_cfg``, ``val_cfg``,  the loop class (``type``, or MMEngine's
-``test_cfg``               default loops: ``by_epoch`` selects the
-                           epoch- or iteration-based training loop)
-``optim_wrapper``          the wrapper class plus ``constructor`` and
-                           ``paramwise_cfg`` (MMEngine's default
-                           constructor's keys); ``optimizer`` by its class
-``param_scheduler``        the scheduler classes plus
-                           ``convert_to_iter_based``
-``val_evaluator``,         the metric classes
-``test_evaluator``
-=========================  ===============================================
+* ``model`` (and every nested dict with a ``type``): the constructor
+  arguments of the registered class (``inspect.signature``), following
+  ``**kwargs`` up the MRO to the class that consumes them; anything if a
+  class takes ``**kwargs`` for itself;
+* ``*_dataloader``: ``torch.utils.data.DataLoader`` arguments plus what
+  MMEngine's Runner takes out (``sampler``, ``collate_fn``, ...);
+  ``dataset``, its ``pipeline`` steps and the ``sampler`` by their classes;
+* ``default_hooks``, ``custom_hooks``: the hook classes;
+* ``auto_scale_lr``: exactly ``enable`` and ``base_batch_size``;
+* ``train_cfg``, ``val_cfg``, ``test_cfg``: the loop class (``type``, or
+  MMEngine's default loops: ``by_epoch`` selects the epoch- or
+  iteration-based training loop);
+* ``optim_wrapper``: the wrapper class plus ``constructor`` and
+  ``paramwise_cfg`` (MMEngine's default constructor's keys); ``optimizer``
+  by its class;
+* ``param_scheduler``: the scheduler classes plus ``convert_to_iter_based``;
+* ``val_evaluator``, ``test_evaluator``: the metric classes.
 
 A ``type`` that no registry knows is left to MMEngine (which names it when
 it builds); only keys are checked here.
