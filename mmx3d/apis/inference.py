@@ -32,7 +32,7 @@ from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 
-from .runner import set_test_views
+from .runner import load_config, set_test_views
 
 #: The 400 Kinetics-400 class names in MMAction2's ``label_map_k400.txt``
 #: order (alphabetical), i.e. the class indices of every K400 checkpoint.
@@ -92,13 +92,7 @@ def init_recognizer(config: Union[str, Path, Config],
     from mmx3d.converters import load_x3d_checkpoint
     from mmx3d.utils import register_all_modules
     register_all_modules(init_default_scope=False)
-    if not isinstance(config, Config):
-        if not osp.isfile(str(config)):
-            raise FileNotFoundError(f'config file {str(config)!r} does not '
-                                    'exist')
-        config = Config.fromfile(str(config))
-    if cfg_options:
-        config.merge_from_dict(cfg_options)
+    config = load_config(config, cfg_options)
     model = _mmaction_init(config, None, device='cpu')
     if checkpoint is not None:
         load_x3d_checkpoint(model, checkpoint)
@@ -278,8 +272,7 @@ def recognize_onnx(onnx_file: str,
         VideoReadError: If the video is missing or cannot be decoded.
     """
     from .deploy import OnnxRecognizer
-    if not isinstance(config, Config):
-        config = Config.fromfile(str(config))
+    config = load_config(config)
     check_video(video)
     pipeline = build_test_pipeline(config, views)
     try:

@@ -10,6 +10,7 @@ import logging
 import os.path as osp
 import re
 import zipfile
+from pathlib import Path
 from typing import List, Optional, Tuple, Union
 
 import torch
@@ -28,8 +29,24 @@ _MMENGINE_DEFAULT_HOOKS = ('runtime_info', 'timer', 'sampler_seed', 'logger',
                            'param_scheduler', 'checkpoint')
 
 
-def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """Load a config, naming the file on any error."""
+def load_config(path: Union[str, Path, Config],
+                cfg_options: Optional[dict] = None) -> Config:
+    """Load a config, naming the file on any error.
+
+    Args:
+        path (str | Path | Config): A config file, or a loaded config
+            (returned as it is, with ``cfg_options`` merged in).
+        cfg_options (dict, optional): ``--cfg-options`` to merge. Defaults
+            to None.
+
+    Returns:
+        Config: The config.
+    """
+    if isinstance(path, Config):
+        if cfg_options:
+            path.merge_from_dict(cfg_options)
+        return path
+    path = str(path)
     if not osp.isfile(path):
         raise FileNotFoundError(f'config file {path!r} does not exist')
     try:

@@ -12,3 +12,16 @@ def redirect(obj, old, new):
     if isinstance(obj, str) and obj.startswith(old):
         return new + obj[len(old):]
     return obj
+
+
+def subprocess_env() -> dict:
+    """The environment for a tool run in a subprocess: the repository on
+    ``PYTHONPATH`` (for ``tests.helpers`` hooks in ``custom_imports``) and
+    one thread per process."""
+    import os
+    import os.path as osp
+    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    env = dict(os.environ)
+    env['PYTHONPATH'] = root + os.pathsep + env.get('PYTHONPATH', '')
+    env['OMP_NUM_THREADS'] = '1'
+    return env

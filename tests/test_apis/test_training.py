@@ -14,16 +14,10 @@ import torch
 
 from mmx3d.apis import build_runner, find_resume_checkpoint
 from mmx3d.utils.compat import safe_torch_load
+from tests.helpers.paths import subprocess_env
 from tests.helpers.tiny import tiny_synthetic_cfg
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def _env():
-    env = dict(os.environ)
-    env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
-    env['OMP_NUM_THREADS'] = '1'
-    return env
 
 
 @pytest.mark.slow
@@ -36,7 +30,7 @@ def test_two_process_ddp_gives_identical_parameters(synthetic_data,
         '--master_port=29611',
         osp.join(ROOT, 'tests/test_apis/_ddp_worker.py'), synthetic_data, work
     ]
-    res = subprocess.run(cmd, env=_env(), capture_output=True, text=True,
+    res = subprocess.run(cmd, env=subprocess_env(), capture_output=True, text=True,
                          timeout=600)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert 'world 2 backend gloo wrapper MMDistributedDataParallel' in \
@@ -84,13 +78,13 @@ def test_kill_mid_epoch_then_resume(synthetic_data, tmp_path):
     cfg.dump(cfg_path)
     train = [sys.executable, osp.join(ROOT, 'tools/train.py'), cfg_path,
              '--work-dir', work]
-    first = subprocess.run(train, env=_env(), capture_output=True,
+    first = subprocess.run(train, env=subprocess_env(), capture_output=True,
                            text=True, timeout=600, cwd=ROOT)
     assert first.returncode == -9, first.stderr[-3000:]  # SIGKILL
     assert find_resume_checkpoint(work).endswith('epoch_1.pth')
     assert not osp.exists(osp.join(work, 'epoch_2.pth'))
 
-    second = subprocess.run(train + ['--resume'], env=_env(),
+    second = subprocess.run(train + ['--resume'], env=subprocess_env(),
                             capture_output=True, text=True, timeout=600,
                             cwd=ROOT)
     log = second.stdout + second.stderr

@@ -20,6 +20,7 @@ from mmx3d.engine.hooks import (
 )
 from mmx3d.engine.hooks.atomic_checkpoint_hook import tmp_name
 from mmx3d.utils.compat import safe_torch_load
+from tests.helpers.paths import subprocess_env
 from tests.helpers.tiny import tiny_synthetic_cfg
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -163,13 +164,6 @@ def test_save_checkpoint_atomic(runner):
     assert open(osp.join(work, 'last_checkpoint')).read() == path
 
 
-def _env():
-    env = dict(os.environ)
-    env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
-    env['OMP_NUM_THREADS'] = '1'
-    return env
-
-
 @pytest.mark.slow
 def test_sigkill_while_saving_the_best_keeps_the_old_best(synthetic_data,
                                                           tmp_path):
@@ -188,7 +182,7 @@ def test_sigkill_while_saving_the_best_keeps_the_old_best(synthetic_data,
     cfg.dump(cfg_path)
     res = subprocess.run(
         [sys.executable, osp.join(ROOT, 'tools/train.py'), cfg_path,
-         '--work-dir', work], env=_env(), capture_output=True, text=True,
+         '--work-dir', work], env=subprocess_env(), capture_output=True, text=True,
         timeout=600, cwd=ROOT)
     assert res.returncode == -9, res.stderr[-3000:]  # SIGKILL
     assert 'best checkpoint with' in res.stdout + res.stderr  # one saved

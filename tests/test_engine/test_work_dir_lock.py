@@ -22,6 +22,7 @@ from mmx3d.engine.hooks import (
     WorkDirLockHook,
 )
 from mmx3d.utils.compat import safe_torch_load
+from tests.helpers.paths import subprocess_env
 from tests.helpers.tiny import tiny_synthetic_cfg
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -42,18 +43,11 @@ time.sleep(600)
 """
 
 
-def _env():
-    env = dict(os.environ)
-    env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
-    env['OMP_NUM_THREADS'] = '1'
-    return env
-
-
 @pytest.fixture
 def holder(tmp_path):
     """Another process holding the lock of ``tmp_path/work``."""
     work = str(tmp_path / 'work')
-    proc = subprocess.Popen([sys.executable, '-c', HOLD, work], env=_env(),
+    proc = subprocess.Popen([sys.executable, '-c', HOLD, work], env=subprocess_env(),
                             stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == 'locked'
@@ -143,7 +137,7 @@ def test_two_trainings_on_one_work_dir(synthetic_data, tmp_path):
     cfg.dump(cfg_path)
     train = [sys.executable, osp.join(ROOT, 'tools/train.py'), cfg_path,
              '--work-dir', work]
-    first = subprocess.Popen(train, env=_env(), cwd=ROOT,
+    first = subprocess.Popen(train, env=subprocess_env(), cwd=ROOT,
                              stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)
     try:
@@ -152,7 +146,7 @@ def test_two_trainings_on_one_work_dir(synthetic_data, tmp_path):
             # the first run is at iteration 1 once the file appears
             assert first.poll() is None, first.stdout.read()[-3000:]
             time.sleep(0.2)
-        second = subprocess.run(train, env=_env(), cwd=ROOT,
+        second = subprocess.run(train, env=subprocess_env(), cwd=ROOT,
                                 capture_output=True, text=True, timeout=300)
         log = second.stdout + second.stderr
         assert second.returncode != 0

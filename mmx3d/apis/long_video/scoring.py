@@ -12,6 +12,7 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 
 from ..inference import init_recognizer, read_label_map
+from ..runner import load_config
 
 
 class TorchScorer:
@@ -103,13 +104,7 @@ def load_scorer(config: Union[str, Path, Config], checkpoint: Optional[str],
                          f'{backend!r}')
     if checkpoint is None or not osp.isfile(checkpoint):
         raise FileNotFoundError(f'ONNX file {checkpoint!r} does not exist')
-    if not isinstance(config, Config):
-        if not osp.isfile(str(config)):
-            raise FileNotFoundError(f'config file {str(config)!r} does not '
-                                    'exist')
-        config = Config.fromfile(str(config))
-    if cfg_options:
-        config.merge_from_dict(cfg_options)
+    config = load_config(config, cfg_options)
     return OnnxScorer(checkpoint, config, threads)
 
 
