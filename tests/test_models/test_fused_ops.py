@@ -18,6 +18,8 @@ from mmx3d.models.utils import (
     bn_relu_channelwise_conv,
     bn_se_swish_conv,
     can_fuse_block,
+    can_fuse_channelwise_conv,
+    channelwise_conv,
 )
 
 CL = torch.channels_last_3d
@@ -111,6 +113,56 @@ def test_bn_se_swish_conv_matches_modules(with_se, train):
         torch.testing.assert_close(g2[k], g1[k], rtol=1e-10, atol=1e-10)
     for b1, b2 in zip(mods.buffers(), mods2.buffers()):
         torch.testing.assert_close(b2, b1, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize('kernel,padding,dilation', [
+    ((5, 1, 1), (2, 0, 0), 1), ((3, 3, 3), (1, 2, 2), (1, 2, 2))])
+def test_channelwise_conv_matches_module(kernel, padding, dilation):
+    torch.manual_seed(4)
+    c = 5
+    conv = nn.Conv3d(c, c, kernel, padding=padding, dilation=dilation,
+                     groups=c, bias=False).double()
+    conv2 = copy.deepcopy(conv)
+    assert can_fuse_channelwise_conv(conv2)
+    x = torch.randn(2, c, 6, 7, 7, dtype=torch.float64)
+    w = torch.randn(2, c, 6, 7, 7, dtype=torch.float64)
+    out1, gx1 = _run(conv, x, w)
+    out2, gx2 = _run(lambda t: channelwise_conv(t, conv2), x, w)
+    torch.testing.assert_close(out2, out1, rtol=0, atol=0)
+    torch.testing.assert_close(gx2, gx1, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(conv2.weight.grad, conv.weight.grad,
+                               rtol=1e-10, atol=1e-10)
+    strided = nn.Conv3d(c, c, 3, stride=(1, 2, 2), padding=1, groups=c,
+                        bias=False)
+    assert not can_fuse_channelwise_conv(strided)
+    assert not can_fuse_channelwise_conv(nn.Conv3d(c, c, 3, padding=1))
+
+
+def test_backbone_fused_equals_plain_float64():
+    """The whole backbone, the stem's temporal conv included, in float64."""
+    torch.manual_seed(3)
+    plain = X3DBackbone('xs', gamma_d=1.0)
+    _randomise_bn(plain)
+    fused = copy.deepcopy(plain)
+    fused.fused_ops = True
+    for m in fused.modules():
+        if isinstance(m, X3DBottleneck):
+            m.fused_ops = True
+    plain, fused = plain.double().train(), fused.double().train()
+    x = torch.randn(2, 3, 4, 32, 32, dtype=torch.float64)
+    w = torch.randn(2, 192, 4, 1, 1, dtype=torch.float64)
+    calls = []
+    fused.stem.conv_t.register_forward_hook(lambda *a: calls.append(1))
+    out1, gx1 = _run(plain, x, w)
+    out2, gx2 = _run(fused, x, w)
+    assert calls == []  # the stem conv ran as channelwise_conv
+    torch.testing.assert_close(out2, out1, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(gx2, gx1, rtol=1e-9, atol=1e-10)
+    g1, g2 = _grads(plain), _grads(fused)
+    assert g1.keys() == g2.keys()
+    for k in g1:
+        torch.testing.assert_close(g2[k], g1[k], rtol=1e-8, atol=1e-9,
+                                   msg=k)
 
 
 def _block_pair(downsample, se, stride, dtype=torch.float64):

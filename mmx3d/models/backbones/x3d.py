@@ -18,6 +18,8 @@ from ..layers import DropConnect, SEModule, Swish
 from ..utils.fused_ops import (
     bn_se_swish_conv,
     can_fuse_block,
+    can_fuse_channelwise_conv,
+    channelwise_conv,
     conv_bn_relu_channelwise_conv,
     keep_memory_format,
 )
@@ -232,7 +234,10 @@ class X3DBackbone(BaseModule):
             Defaults to False.
         with_cp (bool): Gradient checkpointing per block. Defaults to False.
         fused_ops (bool): Memory-saving fused training operations in every
-            block, see :class:`X3DBottleneck`. Defaults to False.
+            block, see :class:`X3DBottleneck`, and the faster input gradient
+            of the stem's channel-wise temporal conv
+            (:func:`~mmx3d.models.utils.fused_ops.channelwise_conv`).
+            Defaults to False.
         conv_cfg (dict): Convolution config.
             Defaults to ``dict(type='Conv3d')``.
         norm_cfg (dict): Normalisation config, e.g. ``dict(type='BN3d')``,
@@ -300,6 +305,7 @@ class X3DBackbone(BaseModule):
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
         self.channels_last = channels_last
+        self.fused_ops = fused_ops
         self.drop_connect_rate = drop_connect_rate
 
         self.stem_channels = round_width(base_channels, self.gamma_w)
@@ -401,7 +407,11 @@ class X3DBackbone(BaseModule):
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last_3d)
         x = self.stem.conv_xy(x)
-        x = keep_memory_format(self.stem.conv_t(x), x)
+        if (self.fused_ops and torch.is_grad_enabled() and x.requires_grad
+                and can_fuse_channelwise_conv(self.stem.conv_t)):
+            x = keep_memory_format(channelwise_conv(x, self.stem.conv_t), x)
+        else:
+            x = keep_memory_format(self.stem.conv_t(x), x)
         x = self.stem.relu(self.stem.bn(x))
         outs = []
         for i, name in enumerate(self.res_layers):

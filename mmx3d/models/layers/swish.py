@@ -1,37 +1,22 @@
 # Copyright (c) mmx3d contributors. All rights reserved.
-"""Memory-saving Swish activation."""
+"""Swish (SiLU) activation."""
 import torch
 import torch.nn as nn
-
-
-class _SwishFunction(torch.autograd.Function):
-    """Swish whose backward recomputes the sigmoid.
-
-    Autograd of ``x * torch.sigmoid(x)`` keeps both ``x`` and ``sigmoid(x)``
-    alive until backward. This function keeps only ``x`` and recomputes the
-    sigmoid, halving the activation memory of every Swish in X3D.
-    """
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
-        ctx.save_for_backward(x)
-        return x * torch.sigmoid(x)
-
-    @staticmethod
-    def backward(ctx, grad_output: torch.Tensor) -> torch.Tensor:
-        (x, ) = ctx.saved_tensors
-        sig = torch.sigmoid(x)
-        return grad_output * (sig * (1 + x * (1 - sig)))
+import torch.nn.functional as F
 
 
 class Swish(nn.Module):
-    """Swish ``x * sigmoid(x)``.
+    """Swish ``x * sigmoid(x)``, computed by PyTorch's SiLU kernels.
+
+    ``F.silu`` runs as one vectorised pass and its autograd keeps only the
+    input (the sigmoid is recomputed in the backward kernel), so this is
+    also the memory-saving form: MMAction2's ``x * torch.sigmoid(x)`` keeps
+    the input and the sigmoid and runs three passes forward and four
+    backward. ONNX export writes ``Sigmoid`` and ``Mul``.
 
     Args:
-        memory_efficient (bool): Use the recomputing autograd function in
-            training (same values and gradients, less memory). In eval mode or
-            under ``torch.no_grad`` the plain expression is used, which
-            ``torch.compile``/tracing handle best. Defaults to True.
+        memory_efficient (bool): Kept for config compatibility: the SiLU
+            kernels store only the input either way. Defaults to True.
     """
 
     def __init__(self, memory_efficient: bool = True) -> None:
@@ -39,6 +24,4 @@ class Swish(nn.Module):
         self.memory_efficient = memory_efficient
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.memory_efficient and x.requires_grad:
-            return _SwishFunction.apply(x)
-        return x * torch.sigmoid(x)
+        return F.silu(x)

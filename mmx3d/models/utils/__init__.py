@@ -4,12 +4,15 @@ from .fused_ops import (
     bn_relu_channelwise_conv,
     bn_se_swish_conv,
     can_fuse_block,
+    can_fuse_channelwise_conv,
+    channelwise_conv,
     conv_bn_relu_channelwise_conv,
     keep_memory_format,
 )
 
 __all__ = [
     'bn_relu_channelwise_conv', 'bn_se_swish_conv', 'can_fuse_block',
+    'can_fuse_channelwise_conv', 'channelwise_conv',
     'conv_bn_relu_channelwise_conv', 'count_bn', 'fuse_bn', 'fuse_conv_bn',
     'keep_memory_format'
 ]

@@ -45,6 +45,7 @@ import torch.nn.functional as F
 _conv_backward = torch.ops.aten.convolution_backward
 _bn_forward = torch.ops.aten.native_batch_norm
 _bn_backward = torch.ops.aten.native_batch_norm_backward
+_silu_backward = torch.ops.aten.silu_backward.grad_input
 _CL = torch.channels_last_3d
 
 #: BN classes whose forward is exactly ``F.batch_norm``.
@@ -110,6 +111,53 @@ def _bn_scale_shift(weight: torch.Tensor, bias: torch.Tensor,
         invstd = torch.rsqrt(running_var + eps)
     scale = weight * invstd
     return scale, bias - mean * scale
+
+
+class _ChannelwiseConv(torch.autograd.Function):
+    """A stride-1, same-padded channel-wise ``conv3d`` whose input gradient
+    is a forward convolution with the flipped kernel (2-4x faster on CPU
+    than oneDNN's depthwise backward-data kernel); the weight gradient
+    keeps the native kernel."""
+
+    @staticmethod
+    def forward(ctx, x, weight, padding, dilation):
+        ctx.save_for_backward(x, weight)
+        ctx.conf = (padding, dilation)
+        return F.conv3d(x, weight, None, 1, padding, dilation, x.shape[1])
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, weight = ctx.saved_tensors
+        padding, dilation = ctx.conf
+        groups = x.shape[1]
+        gx = gw = None
+        if ctx.needs_input_grad[0]:
+            gx = keep_memory_format(
+                F.conv3d(grad_out, weight.flip(2, 3, 4), None, 1, padding,
+                         dilation, groups), x)
+        if ctx.needs_input_grad[1]:
+            gw = _conv_backward(grad_out, x, weight, None, [1] * 3, padding,
+                                dilation, False, [0] * 3, groups,
+                                [False, True, False])[1]
+        return gx, gw, None, None
+
+
+def channelwise_conv(x: torch.Tensor, conv: nn.Conv3d) -> torch.Tensor:
+    """``conv(x)`` for a stride-1, zero-padded channel-wise ``conv`` (the
+    X3D stem's temporal conv), with the faster input gradient of
+    :class:`_ChannelwiseConv`. Same values; gradients to float rounding."""
+    return _ChannelwiseConv.apply(x, conv.weight, tuple(conv.padding),
+                                  tuple(conv.dilation))
+
+
+def can_fuse_channelwise_conv(conv: nn.Module) -> bool:
+    """Whether :func:`channelwise_conv` computes ``conv`` (stride 1,
+    zero-padded to the same size, channel-wise, no bias) and autocast is
+    off."""
+    if torch.is_autocast_enabled('cuda') or torch.is_autocast_enabled('cpu'):
+        return False
+    return (_is_conv(conv, depthwise=True)
+            and tuple(conv.stride) == (1, 1, 1))
 
 
 class _ConvBNReLUChannelwiseConv(torch.autograd.Function):
@@ -210,7 +258,7 @@ class _BNSESwishConv(torch.autograd.Function):
             s = torch.sigmoid(F.conv3d(h.relu(), fc2_w, fc2_b))
             y.mul_(s)
             pooled, h, s = (t.flatten(1) for t in (pooled, h, s))  # (N, C)
-        y.mul_(torch.sigmoid(y))
+        F.silu(y, inplace=True)  # the kernel of Swish's forward
         out = keep_memory_format(F.conv3d(y, weight), x)
         ctx.save_for_backward(x, bn_weight, bn_bias, running_mean,
                               running_var, mean, invstd, fc1_w, fc2_w, pooled,
@@ -236,17 +284,16 @@ class _BNSESwishConv(torch.autograd.Function):
         else:
             z = torch.addcmul(_per_channel(shift, nd), x,
                               _per_channel(scale, nd))
-        sig = torch.sigmoid(z)
-        z.mul_(sig)  # z now holds the Swish output
-        grad_y, grad_w, _ = _conv_backward(grad_out, z, weight, None, ones,
-                                           zeros, ones, False, zeros, 1,
-                                           [True, ctx.needs_input_grad[12],
-                                            False])
+        swish = F.silu(z)
+        grad_y, grad_w, _ = _conv_backward(grad_out, swish, weight, None,
+                                           ones, zeros, ones, False, zeros,
+                                           1, [True, ctx.needs_input_grad[12],
+                                               False])
+        del swish
         grad_y = keep_memory_format(grad_y, x)
-        # d swish / dz = sig * (1 + z * (1 - sig)) = sig + swish * (1 - sig)
-        sig.addcmul_(sig, z, value=-1).add_(z)
-        grad_z = grad_y.mul_(sig)  # d loss / d (BN(x) * s)
-        del sig
+        # d loss / d (BN(x) * s): Swish's backward kernel, one pass, written
+        # over grad_y
+        grad_z = _silu_backward(grad_y, z, grad_input=grad_y)
         grads_se = [None] * 4
         if se:
             c = x.shape[1]
