@@ -5,7 +5,8 @@ From one mmx3d config, :func:`model_spec` takes the expansion factors,
 classes, dropout and clip shape; the builders turn that into
 
 * ``mmx3d``: the config's model as shipped (channels-last and fused ops
-  on); ``plain`` switches them off (:func:`mmx3d_model_cfg`);
+  on, the runtime's malloc policy: :func:`malloc_policy`); ``plain``
+  switches them off (:func:`mmx3d_model_cfg`);
 * ``mmaction2``: MMAction2's ``X3D`` + ``X3DHead`` in a ``Recognizer3D``
   (:func:`mmaction2_model_cfg`);
 * ``pytorchvideo``: PyTorchVideo's ``create_x3d`` (if installed).
@@ -36,6 +37,27 @@ IMPLS = ('mmx3d', 'mmaction2', 'pytorchvideo')
 #: model exported by :func:`mmx3d.apis.deploy.export_onnx`, on CPU).
 DEPLOY_IMPLS = ('mmx3d_eager', 'onnxruntime')
 ALL_IMPLS = IMPLS + DEPLOY_IMPLS
+
+
+#: mmx3d's model in every form the benchmark times
+MMX3D_IMPLS = ('mmx3d', ) + DEPLOY_IMPLS
+
+
+def malloc_policy(impl: str, cfg: Config, plain: bool = False,
+                  malloc_all: bool = False) -> Optional[Dict]:
+    """The glibc malloc policy a worker runs ``impl`` with.
+
+    mmx3d's paths as shipped run with the config's ``env_cfg.cpu_malloc``,
+    which ``tools/train.py`` and ``tools/test.py`` apply
+    (:mod:`mmx3d.utils.malloc`); ``plain`` runs them with the C library's
+    defaults, as MMAction2 and PyTorchVideo run. ``malloc_all`` gives every
+    implementation the config's policy: the comparison of the models
+    alone.
+    """
+    policy = cfg.get('env_cfg', {}).get('cpu_malloc')
+    if malloc_all or (impl in MMX3D_IMPLS and not plain):
+        return policy
+    return None
 
 
 def onnxruntime_available() -> bool:

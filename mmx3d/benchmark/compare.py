@@ -162,6 +162,8 @@ def json_results(report: Dict) -> Dict[str, Dict]:
             out[f'{phase}_gflop_per_s'] = r['gflop_per_s']
             if r.get('base_mem_mb') is not None:
                 out[f'{phase}_base_mem_mb'] = r['base_mem_mb']
+            if 'malloc_policy' in r:
+                out[f'{phase}_malloc_policy'] = r['malloc_policy']
             for key in ('deploy_max_abs_diff', 'compile_s',
                         'onnx_max_abs_diff', 'onnx_export_max_abs_diff'):
                 if key in r:
@@ -220,6 +222,13 @@ def format_report(report: Dict, spec: Dict, opts: BenchOptions,
             lines.append('  onnxruntime (exported, BN folded) max '
                          '|probability difference| vs PyTorch unfused: '
                          f'{diff:.2e}')
+        with_policy = [i for i, r in res.items() if r.get('malloc_policy')]
+        if with_policy:
+            others = [i for i in res if i not in with_policy]
+            lines.append('  glibc malloc policy (env_cfg.cpu_malloc): '
+                         + ', '.join(with_policy) +
+                         ('; C library defaults: ' + ', '.join(others)
+                          if others else ''))
         if 'base_mem_mb' in res.get('mmx3d', {}):
             base = ', '.join(f'{i} {r["base_mem_mb"]:.0f}'
                              for i, r in res.items() if r.get('base_mem_mb'))

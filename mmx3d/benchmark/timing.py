@@ -50,11 +50,14 @@ class BenchOptions:
         device (str): ``cpu`` or ``cuda[:i]``. Defaults to ``'cpu'``.
         amp (bool): Mixed precision (CUDA only). Defaults to False.
         compile (bool): ``torch.compile`` mmx3d's backbone and head.
-        plain (bool): mmx3d without channels-last and fused ops (the
-            shipped configs turn them on).
+        plain (bool): mmx3d without channels-last, fused ops and the
+            runtime's malloc policy (the shipped configs turn them on).
         no_deploy (bool): mmx3d inference without BN folding.
         seed (int): Seed of the random clips and labels. Defaults to 0.
         threads (int, optional): CPU threads. Defaults to torch's default.
+        malloc_all (bool): Every implementation runs with the config's
+            ``env_cfg.cpu_malloc`` (by default only mmx3d's paths, as
+            shipped). Defaults to False.
     """
     config: str
     cfg_options: Optional[Dict] = None
@@ -67,6 +70,7 @@ class BenchOptions:
     no_deploy: bool = False
     seed: int = 0
     threads: Optional[int] = None
+    malloc_all: bool = False
 
 
 def denormals_flushed() -> bool:

@@ -90,7 +90,8 @@ class LocalClient:
     """The :class:`WorkerClient` interface, in this process.
 
     ``peak_mem_mb`` is None: a process-wide peak is not per
-    implementation.
+    implementation; for the same reason the malloc policy is not set per
+    implementation (this process keeps its own, whatever that is).
     """
 
     def __init__(self, impl: str, phase: str, cfg: Config, spec: Dict,
@@ -128,7 +129,8 @@ def serve(impl: str, phase: str, opts: BenchOptions) -> None:
     import mmx3d  # noqa: F401
     from mmx3d.apis.runner import load_config
 
-    from .builders import import_pytorchvideo_x3d, model_spec
+    from ..utils.malloc import set_malloc_policy
+    from .builders import import_pytorchvideo_x3d, malloc_policy, model_spec
     import_pytorchvideo_x3d()
 
     def reply(obj):
@@ -136,7 +138,11 @@ def serve(impl: str, phase: str, opts: BenchOptions) -> None:
 
     try:
         cfg = load_config(opts.config, opts.cfg_options)
+        # before anything large is allocated, as the training tools do
+        applied = set_malloc_policy(
+            malloc_policy(impl, cfg, opts.plain, opts.malloc_all))
         bench = Bench(impl, phase, cfg, model_spec(cfg, opts.shape), opts)
+        bench.extra['malloc_policy'] = applied
     except Exception as e:  # noqa: BLE001 - reported to the parent
         reply(dict(error=f'{type(e).__name__}: {e}'))
         return

@@ -206,8 +206,16 @@ def test_cli_worker_processes(tmp_path):
         'infer_clips_per_s', 'infer_peak_mem_mb', 'infer_gflop_per_s',
         'infer_base_mem_mb', 'infer_deploy_max_abs_diff',
         'infer_speedup_vs_mmaction2', 'infer_speedup_best_vs_mmaction2',
-        'infer_speedup_cpu_vs_mmaction2', 'infer_mem_ratio_vs_mmaction2'
+        'infer_speedup_cpu_vs_mmaction2', 'infer_mem_ratio_vs_mmaction2',
+        'infer_malloc_policy'
     }
+    # mmx3d's worker ran with the shipped runtime's malloc policy, as
+    # tools/test.py does; MMAction2's with the C library's defaults
+    shipped = load_config(XS).env_cfg.cpu_malloc
+    assert m['infer_malloc_policy'] == dict(shipped)
+    assert saved['mmaction2']['infer_malloc_policy'] is None
+    assert 'glibc malloc policy (env_cfg.cpu_malloc): mmx3d; C library ' \
+        'defaults: mmaction2' in res.stdout
     for r in saved.values():
         # libraries and model alone take more than 100 MB; the peak is
         # at least what was resident after building

@@ -36,8 +36,12 @@ What is timed (after ``--warmup`` untimed iterations):
   out; ``--impls`` picks implementations explicitly.
 
 mmx3d is benchmarked as the config ships it: the shipped configs turn on
-``channels_last=True`` (backbone and data preprocessor) and ``fused_ops=True``;
-``--plain`` switches both off for comparison. MMAction2's
+``channels_last=True`` (backbone and data preprocessor) and ``fused_ops=True``,
+and their runtime sets a glibc malloc policy (``env_cfg.cpu_malloc``, which
+``tools/train.py`` and ``tools/test.py`` apply; :mod:`mmx3d.utils.malloc`),
+so mmx3d's workers run with it; ``--plain`` switches all three off for
+comparison. ``--malloc-all`` gives every implementation the policy: the
+comparison of the models alone. MMAction2's
 ``X3D`` + ``X3DHead`` and PyTorchVideo's ``create_x3d`` (if installed) are
 built with the same expansion factors and run as published (default memory
 format). All run in fp32 unless ``--amp`` (CUDA only).
@@ -126,8 +130,12 @@ def parse_args(argv=None):
     p.add_argument('--compile', action='store_true',
                    help='torch.compile the mmx3d backbone and head')
     p.add_argument('--plain', action='store_true',
-                   help='mmx3d without channels-last and fused ops (the '
-                   'shipped configs turn them on)')
+                   help='mmx3d without channels-last, fused ops and the '
+                   'malloc policy (the shipped configs turn them on)')
+    p.add_argument('--malloc-all', action='store_true',
+                   help='every implementation with the config\'s '
+                   'env_cfg.cpu_malloc (default: mmx3d only, as shipped): '
+                   'the models alone')
     p.add_argument('--no-deploy', action='store_true',
                    help='mmx3d inference without BN folding')
     p.add_argument('--inprocess', action='store_true',
@@ -186,7 +194,7 @@ def run(args) -> Dict:
         config=args.config, cfg_options=args.cfg_options, shape=args.shape,
         batch=args.batch, device=args.device, amp=args.amp,
         compile=args.compile, plain=args.plain, no_deploy=args.no_deploy,
-        seed=args.seed, threads=args.threads)
+        seed=args.seed, threads=args.threads, malloc_all=args.malloc_all)
     impls = args.impls or default_impls(args)
     if 'pytorchvideo' in impls and import_pytorchvideo_x3d() is None:
         print('PyTorchVideo is not installed: skipped')
@@ -199,8 +207,9 @@ def run(args) -> Dict:
           f'batch: {args.batch}  device: {args.device}  threads: '
           f'{args.threads or torch.get_num_threads()}  '
           f'{"amp" if args.amp else "fp32"}')
-    print('mmx3d: ' + ('plain (channels-first, no fused ops)' if args.plain
-                       else 'as shipped: channels_last_3d + fused_ops') +
+    print('mmx3d: ' + ('plain (channels-first, no fused ops, C library '
+                       'malloc)' if args.plain else 'as shipped: '
+                       'channels_last_3d + fused_ops + env_cfg.cpu_malloc') +
           ('' if args.no_deploy else ', inference with BN folded') +
           (', torch.compile' if args.compile else ''))
     phases = ['train', 'infer'] if args.mode == 'both' else [args.mode]
