@@ -155,16 +155,24 @@ class OnnxRecognizer:
         path (str): The ``.onnx`` file written by :func:`export_onnx`.
         num_threads (int): ONNX Runtime intra-op threads; 0 lets it choose.
             Defaults to 0.
+        allow_spinning (bool): Let ONNX Runtime's idle threads spin (busy
+            wait) for the next call. Off by default: spinning threads take
+            the cores from whatever runs next (the video decoder of the
+            demos, the next implementation in ``benchmark.py``).
+            Defaults to False.
 
     Attributes:
         meta (dict): The file's metadata (:data:`METADATA_KEYS`), with
             ``mean``, ``std``, ``clip_shape`` decoded from JSON.
     """
 
-    def __init__(self, path: str, num_threads: int = 0) -> None:
+    def __init__(self, path: str, num_threads: int = 0,
+                 allow_spinning: bool = False) -> None:
         ort = _import('onnxruntime')
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = num_threads
+        opts.add_session_config_entry('session.intra_op.allow_spinning',
+                                      '1' if allow_spinning else '0')
         self.session = ort.InferenceSession(
             str(path), opts, providers=['CPUExecutionProvider'])
         meta = dict(self.session.get_modelmeta().custom_metadata_map)

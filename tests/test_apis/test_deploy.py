@@ -287,3 +287,16 @@ def test_recognize_demo_with_onnxruntime(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = proc.stdout.strip().splitlines()
     assert [ln.split()[1] for ln in lines] == [n for n, _ in ref[:2]]
+
+
+def test_idle_threads_do_not_spin(xs_onnx):
+    """ONNX Runtime's idle threads sleep unless asked to spin, so they do
+    not take the cores from the decoder or the next benchmark worker."""
+    key = 'session.intra_op.allow_spinning'
+    runner = OnnxRecognizer(xs_onnx['path'], num_threads=2)
+    assert runner.session.get_session_options().get_session_config_entry(
+        key) == '0'
+    spinning = OnnxRecognizer(xs_onnx['path'], num_threads=2,
+                              allow_spinning=True)
+    assert spinning.session.get_session_options().get_session_config_entry(
+        key) == '1'
