@@ -228,6 +228,7 @@ def test_missing_onnxruntime_is_a_clear_error(monkeypatch, tmp_path, capsys):
     assert 'pip install mmx3d[deploy]' in INSTALL_HINT
 
 
+@pytest.mark.slow
 def test_cli(tmp_path):
     out = tmp_path / 'cli.onnx'
     res = subprocess.run(
@@ -255,6 +256,7 @@ def test_cli_variant_shape_and_bad_shape(tmp_path, capsys):
     assert 'allowed: -1' in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_recognize_demo_with_onnxruntime(tmp_path):
     """``recognize.py --backend onnxruntime`` on a real video gives the
     PyTorch model's top classes and probabilities (1e-4)."""

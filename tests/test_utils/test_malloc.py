@@ -20,9 +20,13 @@ S = osp.join(ROOT, 'configs', 'x3d', 'x3d_s_kinetics400.py')
 # (glibc's mallinfo2: `hblkhd` bytes in mmapped blocks, `arena` bytes of
 # the heap), and whether the heap keeps it after the tensor is freed
 PROBE = textwrap.dedent('''
-    import ctypes, json, sys
+    import ctypes, importlib.util, json, sys
     import torch
-    from mmx3d.utils.malloc import set_malloc_policy
+    # the module alone, without importing the OpenMMLab stack (seconds)
+    spec = importlib.util.spec_from_file_location('malloc', sys.argv[2])
+    malloc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(malloc)
+    set_malloc_policy = malloc.set_malloc_policy
 
     class MallInfo2(ctypes.Structure):
         _fields_ = [(n, ctypes.c_size_t) for n in (
@@ -48,7 +52,8 @@ PROBE = textwrap.dedent('''
 
 def _probe(policy):
     import json
-    res = subprocess.run([sys.executable, '-c', PROBE, json.dumps(policy)],
+    res = subprocess.run([sys.executable, '-c', PROBE, json.dumps(policy),
+                          osp.join(ROOT, 'mmx3d', 'utils', 'malloc.py')],
                          capture_output=True, text=True, cwd=ROOT,
                          timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]

@@ -59,7 +59,7 @@ GFLOP/s counts the multiply-adds of conv and linear layers, as the X3D
 paper counts FLOPs, of one forward pass; a training step counts 3x that.
 The workers inherit the environment, so allocator settings exported before
 the command (``MALLOC_*``, ``THP_MEM_ALLOC_ENABLE``) apply to every
-implementation alike.
+implementation (mmx3d's workers then set ``env_cfg.cpu_malloc`` on top).
 
 ``--json PATH`` writes ``{impl: {"train_clips_per_s", "infer_clips_per_s",
 "train_peak_mem_mb", "infer_peak_mem_mb", ...}}`` for ``impl`` in

@@ -219,8 +219,9 @@ class X3DBackbone(BaseModule):
         se_every (int): SE in blocks 0, se_every, 2*se_every, ... of each
             stage. Defaults to 2.
         use_swish (bool): Swish after SE (else ReLU). Defaults to True.
-        memory_efficient_swish (bool): Recompute sigmoid in backward.
-            Defaults to True.
+        memory_efficient_swish (bool): Kept for config compatibility:
+            :class:`~mmx3d.models.layers.Swish` runs the SiLU kernels, which
+            store only the input either way. Defaults to True.
         drop_connect_rate (float): Base drop-connect rate; stage k (0..3)
             uses ``rate * (k + 2) / 5``. Defaults to 0.
         out_indices (Sequence[int]): Stages to return (0 = res2 ... 3 = res5).
