@@ -154,7 +154,7 @@ def can_fuse_channelwise_conv(conv: nn.Module) -> bool:
     """Whether :func:`channelwise_conv` computes ``conv`` (stride 1,
     zero-padded to the same size, channel-wise, no bias) and autocast is
     off."""
-    if torch.is_autocast_enabled('cuda') or torch.is_autocast_enabled('cpu'):
+    if _autocast_on():
         return False
     return (_is_conv(conv, depthwise=True)
             and tuple(conv.stride) == (1, 1, 1))
@@ -388,6 +388,13 @@ def bn_se_swish_conv(x: torch.Tensor, bn: nn.Module, se: Optional[nn.Module],
                                 *fc, conv.weight)
 
 
+def _autocast_on() -> bool:
+    """Whether autocast (AMP) is on: the recomputation in the fused
+    backward passes assumes one dtype."""
+    return (torch.is_autocast_enabled('cuda')
+            or torch.is_autocast_enabled('cpu'))
+
+
 def _is_plain_bn(bn: nn.Module) -> bool:
     return type(bn) in _PLAIN_BN and bn.affine
 
@@ -416,7 +423,7 @@ def can_fuse_block(block: nn.Module) -> bool:
     optional standard SE, and autocast (AMP) off (the recomputation in the
     backward pass assumes one dtype)."""
     from ..layers import SEModule, Swish
-    if torch.is_autocast_enabled('cuda') or torch.is_autocast_enabled('cpu'):
+    if _autocast_on():
         return False
     se = block.se
     if se is not None:
